@@ -1,0 +1,166 @@
+"""The one configuration of a use case: schema, label, entity keys, timestamp, features, gates.
+
+A configuration is a YAML file validated on load: an unknown or misspelt key is an error that
+names it. `load_config("flights")` reads the packaged `configs/flights.yaml`; any other value is
+a path (local or gs://) to a YAML file of the same shape.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from components import storage
+from components.errors import ConfigError
+
+ColumnKind = Literal["string", "int", "float", "timestamp"]
+TimeFeature = Literal["hour", "weekday", "month"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Lookup(_Strict):
+    """A context table joined to each event on its keys (weather by origin and hour, say)."""
+
+    table: str
+    keys: list[str] = Field(min_length=1)
+    columns: dict[str, ColumnKind] = Field(min_length=1)
+    prefix: str = ""
+
+    def output_name(self, column: str) -> str:
+        return f"{self.prefix}{column}"
+
+
+class Source(_Strict):
+    """The event table: its required columns and the column that stamps each event."""
+
+    table: str
+    timestamp: str
+    timezone: str = "UTC"
+    columns: dict[str, ColumnKind] = Field(min_length=1)
+    lookups: list[Lookup] = []
+
+    @model_validator(mode="after")
+    def _timestamp_is_a_column(self) -> Source:
+        if self.columns.get(self.timestamp) != "timestamp":
+            raise ValueError(f"timestamp '{self.timestamp}' must be a column of kind timestamp")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone '{self.timezone}' is not an IANA time zone") from None
+        return self
+
+
+class Label(_Strict):
+    """A binary label: `column >= threshold`; rows where the column is missing count as `missing`."""
+
+    column: str
+    threshold: float
+    name: str
+    missing: Literal["positive", "negative", "drop"]
+
+
+class Split(_Strict):
+    eval_days: int = Field(gt=0)
+
+
+class Features(_Strict):
+    categorical: list[str] = []
+    numeric: list[str] = []
+    time: list[TimeFeature] = []
+
+
+class Validation(_Strict):
+    """TFDV gates: the curated schema and per-feature train/eval drift thresholds."""
+
+    schema_file: str
+    drift: dict[str, float] = {}
+
+
+class Thresholds(_Strict):
+    """Blessing gates on the overall slice; a contender must pass every one that is set."""
+
+    auc_min: float | None = Field(default=None, ge=0, le=1)
+    auc_max_drop: float | None = Field(default=None, ge=0, le=1)
+
+
+class Evaluation(_Strict):
+    slices: list[list[str]] = []
+    thresholds: Thresholds | None = None
+
+
+class Config(_Strict):
+    name: str
+    source: Source
+    label: Label
+    entity_keys: list[str] = Field(min_length=1)
+    split: Split
+    features: Features
+    validation: Validation
+    evaluation: Evaluation
+
+    @property
+    def raw_columns(self) -> dict[str, ColumnKind]:
+        """Every column ingest delivers: the event table's plus the looked-up ones."""
+        columns = dict(self.source.columns)
+        for lookup in self.source.lookups:
+            columns.update({lookup.output_name(c): k for c, k in lookup.columns.items()})
+        return columns
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.features.categorical, *self.features.numeric, *self.features.time]
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Config:
+        known = self.raw_columns
+        checks = [
+            ("label.column", [self.label.column]),
+            ("entity_keys", self.entity_keys),
+            ("features.categorical", self.features.categorical),
+            ("features.numeric", self.features.numeric),
+            ("validation.drift", list(self.validation.drift)),
+        ]
+        checks += [("evaluation.slices", s) for s in self.evaluation.slices]
+        checks += [(f"source.lookups[{lu.table}].keys", lu.keys) for lu in self.source.lookups]
+        for field, names in checks:
+            slice_names = set(self.features.time) if field == "evaluation.slices" else set()
+            for name in names:
+                if name not in known and name not in slice_names:
+                    raise ValueError(f"{field}: '{name}' is not a column of the source or a lookup")
+        if self.label.column in self.feature_names:
+            raise ValueError(f"features: the label column '{self.label.column}' cannot be a feature")
+        return self
+
+
+def load_config(name_or_path: str) -> Config:
+    """Load and validate a configuration by packaged name or by path; errors name the key."""
+    if name_or_path.endswith((".yaml", ".yml")):
+        where = name_or_path
+        try:
+            text = storage.read_text(name_or_path)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {name_or_path}") from None
+    else:
+        where = f"{name_or_path}.yaml"
+        packaged = resources.files("components") / "configs" / where
+        if not packaged.is_file():
+            raise ConfigError(f"no packaged config named '{name_or_path}'")
+        text = packaged.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where}: not valid YAML: {error}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None

@@ -1,0 +1,153 @@
+"""Files by URI: a local path or gs://bucket/key, the same calls for both.
+
+Writes of a single object are atomic on both: a local file is written aside and renamed into
+place, a GCS object becomes visible only when its upload completes. With STORAGE_EMULATOR_HOST
+set (gcp-storage-emulator, for tests) the GCS client talks to the emulator anonymously.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+GCS = "gs://"
+
+
+def is_gcs(uri: str) -> bool:
+    return uri.startswith(GCS)
+
+
+def join(uri: str, *parts: str) -> str:
+    return "/".join([uri.rstrip("/"), *parts]) if is_gcs(uri) else str(Path(uri, *parts))
+
+
+@lru_cache(maxsize=1)
+def _client():
+    from google.cloud import storage as gcs
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return gcs.Client(project="loopline-local", credentials=AnonymousCredentials())
+    return gcs.Client()
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len(GCS) :].partition("/")
+    return bucket, key.strip("/")
+
+
+def _blob(uri: str):
+    bucket, key = _split(uri)
+    return _client().bucket(bucket).blob(key)
+
+
+def read_bytes(uri: str) -> bytes:
+    """The object's bytes; FileNotFoundError naming the URI when it does not exist."""
+    if not is_gcs(uri):
+        return Path(uri).read_bytes()
+    from google.api_core.exceptions import NotFound
+
+    try:
+        return _blob(uri).download_as_bytes()
+    except NotFound:
+        raise FileNotFoundError(uri) from None
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode()
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Replace the object at `uri` atomically: readers see the old or the new, never a part."""
+    if is_gcs(uri):
+        _blob(uri).upload_from_string(data)
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(uri: str, text: str) -> None:
+    write_bytes(uri, text.encode())
+
+
+def exists(uri: str) -> bool:
+    if not is_gcs(uri):
+        return Path(uri).exists()
+    bucket, key = _split(uri)
+    return _blob(uri).exists() or any(_client().list_blobs(bucket, prefix=f"{key}/", max_results=1))
+
+
+def list_dir(uri: str) -> list[str]:
+    """Names of the immediate children of a folder, sorted; empty when it does not exist."""
+    if not is_gcs(uri):
+        path = Path(uri)
+        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+    bucket, key = _split(uri)
+    prefix = f"{key}/" if key else ""
+    names = {blob.name[len(prefix) :].split("/", 1)[0] for blob in _client().list_blobs(bucket, prefix=prefix)}
+    return sorted(names)
+
+
+def upload_dir(local_dir: str | Path, uri: str) -> None:
+    """Copy a local folder's files to `uri`, keeping relative paths."""
+    local_dir = Path(local_dir)
+    for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        target = join(uri, *file.relative_to(local_dir).parts)
+        if is_gcs(uri):
+            _blob(target).upload_from_filename(str(file))
+        else:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target)
+
+
+def download_dir(uri: str, local_dir: str | Path) -> Path:
+    """Copy the folder at `uri` to `local_dir` (returned); a local folder is copied as well."""
+    local_dir = Path(local_dir)
+    if not is_gcs(uri):
+        shutil.copytree(uri, local_dir, dirs_exist_ok=True)
+        return local_dir
+    bucket, key = _split(uri)
+    for blob in _client().list_blobs(bucket, prefix=f"{key}/"):
+        target = local_dir / blob.name[len(key) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+    return local_dir
+
+
+def local_copy(uri: str, workdir: str | Path) -> Path:
+    """A local path holding the file at `uri`: the path itself when local, else a download."""
+    if not is_gcs(uri):
+        return Path(uri)
+    target = Path(workdir) / Path(_split(uri)[1]).name
+    target.write_bytes(read_bytes(uri))
+    return target
+
+
+def write_frame(frame, uri: str) -> None:
+    """Write a pandas DataFrame as one Parquet object at `uri`."""
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir, "data.parquet")
+        frame.to_parquet(path, index=False)
+        write_bytes(uri, path.read_bytes())
+
+
+def read_frame(uri: str):
+    """Read the Parquet object at `uri` as a pandas DataFrame."""
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as workdir:
+        return pd.read_parquet(local_copy(uri, workdir))
