@@ -5,7 +5,6 @@ A source is a folder (local or gs://) holding one file per table, `<table>.parqu
 become the eval split, so evaluation always looks at the future of what training saw.
 """
 
-from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass

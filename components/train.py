@@ -4,13 +4,12 @@ All preprocessing lives in the model (vocabularies, imputation, scaling), learne
 training split, so the exported serving signature takes the features `make_features` produces.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from components import report
 from components.config import Config
 
 
@@ -133,3 +132,13 @@ def predict(model_dir: str, features: pd.DataFrame, config: Config) -> np.ndarra
     inputs = {k: tf.constant(v) for k, v in as_model_inputs(features, config).items()}
     (output,) = serve(**inputs).values()
     return output.numpy().reshape(-1)
+
+
+def curves_html(result: TrainResult) -> str:
+    """Loss and AUC per epoch, train against validation."""
+    h = result.history
+    return report.page(
+        "Training curves",
+        report.line_chart({"train": h.get("loss", []), "validation": h.get("val_loss", [])}, "loss", "epoch"),
+        report.line_chart({"train": h.get("auc", []), "validation": h.get("val_auc", [])}, "AUC", "epoch"),
+    )

@@ -6,8 +6,6 @@ a missing category becomes "" (the model's out-of-vocabulary bucket), a missing 
 (the model imputes the training mean and sees a missing flag).
 """
 
-from __future__ import annotations
-
 import pandas as pd
 
 from components.config import Config

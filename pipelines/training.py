@@ -1,0 +1,67 @@
+"""The training pipeline, defined once: run locally by kfp.local, compiled for Kubeflow.
+
+ingest -> validate (TFDV) -> transform -> train -> evaluate (TFMA vs production) -> push if blessed
+"""
+
+from typing import NamedTuple
+
+from kfp import dsl
+
+from components.ops import (
+    evaluate_component,
+    ingest_component,
+    push_component,
+    train_component,
+    transform_component,
+    validate_component,
+)
+
+PIPELINE_NAME = "loopline-training"
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Ingest, validate, transform, train, evaluate and push a model.")
+def training_pipeline(
+    source: str,
+    start: str,
+    end: str,
+    registry: str,
+    config: str = "flights",
+    epochs: int = 8,
+    batch_size: int = 512,
+    learning_rate: float = 0.002,
+    hidden_units: list = [128, 64],
+) -> NamedTuple("Outputs", [("blessed", bool), ("auc", float)]):
+    data = ingest_component(config=config, source=source, start=start, end=end)
+    checked = validate_component(
+        config=config, train_data=data.outputs["train_data"], eval_data=data.outputs["eval_data"]
+    )
+    examples = transform_component(
+        config=config, train_data=data.outputs["train_data"], eval_data=data.outputs["eval_data"]
+    ).after(checked)
+    trained = train_component(
+        config=config,
+        train_examples=examples.outputs["train_examples"],
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        hidden_units=hidden_units,
+    )
+    evaluation = evaluate_component(
+        config=config,
+        eval_examples=examples.outputs["eval_examples"],
+        model=trained.outputs["model"],
+        registry=registry,
+    )
+    with dsl.If(evaluation.outputs["blessed"] == True, name="blessed"):  # noqa: E712 (a KFP condition)
+        push_component(
+            config=config,
+            model=trained.outputs["model"],
+            registry=registry,
+            blessed=evaluation.outputs["blessed"],
+            auc=evaluation.outputs["auc"],
+            schema_hash=checked.outputs["Output"],
+            start=start,
+            end=end,
+        )
+    outputs = NamedTuple("Outputs", [("blessed", bool), ("auc", float)])
+    return outputs(evaluation.outputs["blessed"], evaluation.outputs["auc"])
