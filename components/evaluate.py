@@ -5,7 +5,8 @@ them on the overall slice: an absolute AUC floor and, when a model is in product
 change against it (the baseline). No thresholds, no blessing.
 """
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from components.config import Config
 
 CANDIDATE, BASELINE = "candidate", "baseline"
 PLOT_THRESHOLDS = 100
+SUMMARY = "summary.json"
 
 
 @dataclass
@@ -128,6 +130,8 @@ def evaluate(config: Config, eval_frame: pd.DataFrame, candidate_dir: str, basel
     result = EvaluationResult(blessed, reasons, overall, baseline, slices, roc, confusion)
     result.html = render(result)
     Path(out_dir, "report.html").write_text(result.html)
+    summary = {k: v for k, v in asdict(result).items() if k not in ("html", "roc")}
+    Path(out_dir, SUMMARY).write_text(json.dumps(summary, indent=1))
     return result
 
 

@@ -89,7 +89,7 @@ def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     values = frame[spec.column]
     if spec.missing == "drop":
         frame, values = frame[values.notna()], values[values.notna()]
-    positive = (values >= spec.threshold).fillna(spec.missing == "positive")
+    positive = (values >= spec.threshold).where(values.notna(), spec.missing == "positive")
     return frame.assign(**{spec.name: positive.astype("int64")})
 
 

@@ -5,8 +5,6 @@ mode without the decorators: a component body imports its step module, which mus
 import kfp. Imports stay inside each body, as the container image has the package installed.
 """
 
-from typing import NamedTuple
-
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
@@ -111,10 +109,9 @@ def evaluate_component(
     metrics: Output[Metrics],
     classification: Output[ClassificationMetrics],
     report: Output[HTML],
-) -> NamedTuple("Outputs", [("blessed", bool), ("auc", float), ("baseline", str)]):
-    """TFMA against the production model in `registry`; blessed only if every threshold passes."""
+) -> bool:
+    """TFMA against the production model in `registry`; returns whether every threshold passed."""
     import tempfile
-    from collections import namedtuple
     from pathlib import Path
 
     from components import registry as models
@@ -129,13 +126,14 @@ def evaluate_component(
         result = evaluate(cfg, storage.read_frame(eval_examples.path), model.path, baseline, evaluation.path)
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)
+    if production:
+        metrics.log_metric("production_version", int(production.version))
     fpr, tpr, thresholds = (list(v) for v in zip(*result.roc[::5]))
     classification.log_roc_curve(fpr, tpr, [min(t, 1.0) for t in thresholds])
     classification.log_confusion_matrix(["on time", "late"], result.confusion)
     Path(report.path).write_text(result.html)
     print("evaluate: " + ("BLESSED" if result.blessed else "not blessed") + "; " + "; ".join(result.reasons))
-    outputs = namedtuple("Outputs", ["blessed", "auc", "baseline"])
-    return outputs(result.blessed, result.metrics.get("auc", 0.0), production.version if production else "")
+    return result.blessed
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -144,7 +142,7 @@ def push_component(
     model: Input[Model],
     registry: str,
     blessed: bool,
-    auc: float,
+    metrics: Input[Metrics],
     schema_hash: str,
     start: str,
     end: str,
@@ -153,7 +151,7 @@ def push_component(
     from components.config import load_config
     from components.push import push
 
-    metadata = {"metrics": {"auc": auc}, "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
+    metadata = {"metrics": dict(metrics.metadata), "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
     version = push(registry, load_config(config).name, model.path, blessed, metadata)
     print(f"push: {version.model} version {version.version} is in production at {version.uri}")
     return version.version

@@ -61,6 +61,7 @@ def _describe(summary) -> str:
         base = summary.baseline_version or "none"
         lines.append(f"eval AUC        {summary.auc:.4f} (production before this run: {base})")
     lines.append(f"blessed         {'yes' if summary.blessed else 'no'}")
+    lines += [f"                - {reason}" for reason in summary.reasons]
     lines.append(f"pushed version  {summary.pushed_version or 'none (production unchanged)'}")
     lines += [f"{label:<15} {path}" for label, path in summary.reports.items()]
     return "\n".join(lines)

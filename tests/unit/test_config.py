@@ -1,0 +1,50 @@
+import pytest
+import yaml
+
+from components.config import load_config
+from components.errors import ConfigError
+from tests.conftest import FLIGHTS_YAML, write_config
+
+
+def test_packaged_flights_config_resolves_every_name(flights):
+    assert flights.label.name == "late"
+    assert "plane_year" in flights.raw_columns and flights.raw_columns["plane_year"] == "float"
+    assert flights.feature_names[-3:] == ["hour", "weekday", "month"]
+
+
+def test_post_departure_columns_are_never_features(flights):
+    leaks = {"dep_time", "dep_delay", "arr_time", "air_time", "arr_delay"}
+    assert not leaks & set(flights.feature_names)
+    assert not leaks - {"arr_delay"} & set(flights.raw_columns)
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"labl": {}}, "labl"),
+        ({"split": {"eval_dayz": 3}}, "split.eval_dayz"),
+        ({"split": {"eval_days": 0}}, "split.eval_days"),
+        ({"features": {"categorical": ["carier"]}}, "carier"),
+        ({"evaluation": {"thresholds": {"auc_min": 1.5}}}, "evaluation.thresholds.auc_min"),
+    ],
+)
+def test_a_bad_key_or_value_is_an_error_naming_it(tmp_path, change, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_config(write_config(tmp_path, **change))
+
+
+def test_a_bad_timezone_is_named(tmp_path):
+    source = yaml.safe_load(FLIGHTS_YAML.read_text())["source"] | {"timezone": "Mars/Olympus"}
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        load_config(write_config(tmp_path, source=source))
+
+
+def test_missing_file_unknown_name_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found: .*nope.yaml"):
+        load_config(str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="no packaged config named 'trains'"):
+        load_config("trains")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(str(bad))
