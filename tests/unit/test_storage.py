@@ -1,0 +1,40 @@
+import pytest
+
+from components import storage
+
+
+@pytest.fixture(params=["local", "gcs"])
+def root(request, tmp_path):
+    if request.param == "local":
+        return str(tmp_path)
+    return f"{request.getfixturevalue('gcs_bucket')}/storage-{tmp_path.name}"
+
+
+def test_write_read_replace_and_list(root):
+    uri = storage.join(root, "a", "b.txt")
+    assert not storage.exists(uri)
+    storage.write_text(uri, "one")
+    storage.write_text(uri, "two")
+    assert storage.read_text(uri) == "two"
+    assert storage.exists(uri) and storage.exists(storage.join(root, "a"))
+    storage.write_text(storage.join(root, "a", "c.txt"), "x")
+    assert storage.list_dir(storage.join(root, "a")) == ["b.txt", "c.txt"]
+    assert storage.list_dir(storage.join(root, "nothing")) == []
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes(storage.join(root, "missing"))
+
+
+def test_folders_round_trip(root, tmp_path):
+    src = tmp_path / "src"
+    (src / "variables").mkdir(parents=True)
+    (src / "saved_model.pb").write_bytes(b"\x00\x01")
+    (src / "variables" / "v.data").write_text("weights")
+    storage.upload_dir(src, storage.join(root, "model"))
+    back = storage.download_dir(storage.join(root, "model"), tmp_path / "back")
+    assert (back / "saved_model.pb").read_bytes() == b"\x00\x01"
+    assert (back / "variables" / "v.data").read_text() == "weights"
+
+
+def test_local_writes_leave_no_temporary_files(tmp_path):
+    storage.write_text(str(tmp_path / "p.json"), "{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["p.json"]
