@@ -1,0 +1,97 @@
+"""The whole training pipeline through kfp.local, driven by the `loopline` command as a user would."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from components import registry
+from components.config import load_config
+from components.train import predict
+from tests.conftest import SMALL_SPLIT, write_config
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
+
+LOOPLINE = str(Path(sys.executable).with_name("loopline"))
+WINDOW = ["--start", "2013-01-01", "--end", "2013-01-29"]
+
+
+def loopline(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"LOOPLINE_HOME": str(home)}
+    return subprocess.run([LOOPLINE, *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+def train(home: Path, source: str, config: str, *extra: str) -> tuple[dict, subprocess.CompletedProcess]:
+    done = loopline(home, "train", *WINDOW, "--source", source, "--config", config, "--json", *extra)
+    return json.loads(done.stdout), done
+
+
+@pytest.fixture
+def config(tmp_path) -> str:
+    gates = {"slices": [["carrier"], ["origin"], ["month"]], "thresholds": {"auc_min": 0.55, "auc_max_drop": 0.01}}
+    return write_config(tmp_path, split=SMALL_SPLIT, evaluation=gates)
+
+
+def test_a_first_model_is_pushed_and_a_worse_contender_is_not(source, config, tmp_path, examples):
+    home = tmp_path / "home"
+    first, done = train(home, source, config, "--epochs", "3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert first["succeeded"] and first["blessed"] and first["pushed_version"] == "0001"
+    assert first["auc"] > 0.55 and first["baseline_version"] is None
+    assert set(first["reports"]) == {"data validation", "training curves", "evaluation"}
+    production = registry.production(str(home / "registry"), "flights")
+    assert production.version == "0001"
+    assert production.metadata["data_window"] == {"start": "2013-01-01", "end": "2013-01-29"}
+    assert production.metadata["metrics"]["auc"] == pytest.approx(first["auc"])
+    assert len(production.metadata["schema_hash"]) == 16
+    assert predict(production.uri, examples[1], load_config(config)).shape == (len(examples[1]),)
+
+    second, done = train(home, source, config, "--epochs", "1", "--learning-rate", "0.000001")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert second["succeeded"] and not second["blessed"] and second["pushed_version"] is None
+    assert second["baseline_version"] == "0001" and second["auc"] < first["auc"]
+    assert any("largest drop allowed against production" in r for r in second["reasons"])
+    assert registry.versions(str(home / "registry"), "flights") == ["0001"]
+    assert registry.production(str(home / "registry"), "flights").version == "0001"
+
+
+def spoiled_source(source: str, tmp_path: Path, change) -> str:
+    folder = tmp_path / "source"
+    shutil.copytree(source, folder)
+    flights = pd.read_parquet(folder / "flights.parquet")
+    change(flights).to_parquet(folder / "flights.parquet")
+    return str(folder)
+
+
+def unseen_carrier(flights: pd.DataFrame) -> pd.DataFrame:
+    late_january = flights.time_hour >= pd.Timestamp("2013-01-25", tz="UTC")
+    flights.loc[late_january & (flights.carrier == "UA"), "carrier"] = "ZZ"
+    return flights
+
+
+def distance_as_strings(flights: pd.DataFrame) -> pd.DataFrame:
+    return flights.assign(distance=flights.distance.astype(str) + " miles")
+
+
+@pytest.mark.parametrize(
+    "change, stopped_at, message",
+    [
+        (unseen_carrier, "validate-component", "carrier: Unexpected string values"),
+        (distance_as_strings, "ingest-component", "column 'distance' should be float, found '1400 miles'"),
+    ],
+)
+def test_an_injected_anomaly_stops_the_pipeline_before_training(source, config, tmp_path, change, stopped_at,
+                                                                message):
+    home = tmp_path / "home"
+    summary, done = train(home, spoiled_source(source, tmp_path, change), config)
+    assert done.returncode == 1
+    assert not summary["succeeded"] and stopped_at in summary["error"]
+    assert f"ERROR: {message}" in done.stderr or message in done.stderr
+    assert "Traceback" not in done.stderr.split(message)[0].splitlines()[-1]
+    assert not (Path(summary["run_folder"]) / "train-component").exists()
+    assert registry.production(str(home / "registry"), "flights") is None
