@@ -94,11 +94,11 @@ def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def ingest(config: Config, source: str, start: str, end: str, train_uri: str, eval_uri: str) -> IngestSummary:
-    """Read, window, join, label and split; write train and eval as Parquet."""
+    """Read, window, join, label and split; write train and eval as Parquet, in time order."""
     begin, finish = _parse_window(start, end)
     events = read_table(source, config.source.table, config.source.columns)
     stamp = events[config.source.timestamp]
-    events = events[(stamp >= begin) & (stamp < finish)]
+    events = events[(stamp >= begin) & (stamp < finish)].sort_values(config.source.timestamp, kind="stable")
     if events.empty:
         raise DataError(f"no events in the window [{start}, {end}) of table '{config.source.table}'")
     events = label(join_lookups(events, config, source), config)

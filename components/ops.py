@@ -78,11 +78,12 @@ def train_component(
     batch_size: int,
     learning_rate: float,
     hidden_units: list,
+    ensemble: int,
     model: Output[Model],
     metrics: Output[Metrics],
     curves: Output[HTML],
 ):
-    """Fit the Keras model and export it; per-epoch curves go to Metrics and an HTML chart."""
+    """Fit the Keras ensemble and export it; per-member results go to Metrics and an HTML chart."""
     from pathlib import Path
 
     from components import storage
@@ -90,12 +91,12 @@ def train_component(
     from components.train import Hyperparameters, curves_html, train
 
     hp = Hyperparameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         hidden_units=tuple(int(u) for u in hidden_units))
+                         hidden_units=tuple(int(u) for u in hidden_units), ensemble=ensemble)
     result = train(storage.read_frame(train_examples.path), load_config(config), hp, model.path)
-    for name, values in result.history.items():
-        for epoch, value in enumerate(values, start=1):
-            metrics.log_metric(f"{name}_epoch_{epoch:02d}", value)
-    model.metadata.update(framework="keras", rows=result.rows, epochs=result.epochs)
+    for i, (epochs_run, auc) in enumerate(zip(result.epochs, result.best_val_auc), start=1):
+        metrics.log_metric(f"member_{i}_epochs", epochs_run)
+        metrics.log_metric(f"member_{i}_best_val_auc", auc)
+    model.metadata.update(framework="keras", rows=result.rows, ensemble=ensemble)
     Path(curves.path).write_text(curves_html(result))
 
 

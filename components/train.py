@@ -2,9 +2,11 @@
 
 All preprocessing lives in the model (vocabularies, imputation, scaling), learned from the
 training split, so the exported serving signature takes the features `make_features` produces.
+The exported model averages `ensemble` members trained from different seeds: on July 2013 three
+members gain about 0.005 AUC over one (README, Benchmarks).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -15,24 +17,29 @@ from components.config import Config
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 512
     learning_rate: float = 0.002
     hidden_units: tuple[int, ...] = (128, 64)
     embedding_dim: int = 8
-    dropout: float = 0.1
+    dropout: float = 0.3
     validation_fraction: float = 0.1
+    ensemble: int = 3
     seed: int = 13
 
 
 @dataclass
 class TrainResult:
-    history: dict[str, list[float]] = field(default_factory=dict)
+    histories: list[dict[str, list[float]]] = field(default_factory=list)  # one per ensemble member
     rows: int = 0
 
     @property
-    def epochs(self) -> int:
-        return len(self.history.get("loss", []))
+    def epochs(self) -> list[int]:
+        return [len(h.get("loss", [])) for h in self.histories]
+
+    @property
+    def best_val_auc(self) -> list[float]:
+        return [max(h.get("val_auc", [float("nan")])) for h in self.histories]
 
 
 def _inputs(config: Config):
@@ -53,18 +60,19 @@ def build_model(examples: pd.DataFrame, config: Config, hp: Hyperparameters):
     spec = config.features
     inputs = _inputs(config)
     parts = []
-    for name in [*spec.categorical, *spec.time]:
+    for name in spec.categorical:
         values = examples[name]
         vocabulary = sorted(values[values != ""].unique().tolist())
-        lookup_cls = layers.StringLookup if name in spec.categorical else layers.IntegerLookup
-        index = lookup_cls(vocabulary=vocabulary, name=f"{name}_lookup")(inputs[name])
+        index = layers.StringLookup(vocabulary=vocabulary, name=f"{name}_lookup")(inputs[name])
         embedded = layers.Embedding(len(vocabulary) + 1, hp.embedding_dim, name=f"{name}_embedding")(index)
         parts.append(embedded)
-    for name in spec.numeric:
+    # Time parts are numbers, not categories: a month the training window never saw (July after
+    # January-June) is extrapolated rather than sent to an untrained out-of-vocabulary embedding.
+    for name in [*spec.numeric, *spec.time]:
         column = examples[name].astype("float64")
         mean = float(column.mean()) if column.notna().any() else 0.0
         std = float(column.std()) if column.notna().sum() > 1 and column.std() > 0 else 1.0
-        x = inputs[name]
+        x = ops.cast(inputs[name], "float32")
         is_missing = ops.isnan(x)
         scaled = ops.where(is_missing, 0.0, (x - mean) / std)
         parts.append(ops.stack([scaled, ops.cast(is_missing, "float32")], axis=-1))
@@ -92,29 +100,41 @@ def as_model_inputs(features: pd.DataFrame, config: Config) -> dict[str, np.ndar
 
 
 def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir: str) -> TrainResult:
-    """Fit on `examples` (features + label), keep the best epoch by validation AUC, export."""
+    """Fit on time-ordered `examples` (features + label), keep the best epoch by AUC on the most
+    recent `validation_fraction` of them, and export the model to `model_dir`."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(hp.seed)
-    shuffled = examples.sample(frac=1.0, random_state=hp.seed).reset_index(drop=True)
-    n_val = max(1, int(len(shuffled) * hp.validation_fraction))
-    fit_rows, val_rows = shuffled.iloc[n_val:], shuffled.iloc[:n_val]
+    # Examples come in time order: validating on the most recent ones stops training where it
+    # still generalises to the future, which a random holdout overstates.
+    n_val = max(1, int(len(examples) * hp.validation_fraction))
+    fit_rows = examples.iloc[:-n_val].sample(frac=1.0, random_state=hp.seed)
+    val_rows = examples.iloc[-n_val:]
 
     def dataset(rows: pd.DataFrame) -> tf.data.Dataset:
         labels = rows[config.label.name].to_numpy(dtype="float32")
         return tf.data.Dataset.from_tensor_slices((as_model_inputs(rows, config), labels)).batch(hp.batch_size)
 
-    model = build_model(fit_rows, config, hp)
-    history = model.fit(
-        dataset(fit_rows).shuffle(64, seed=hp.seed),
-        validation_data=dataset(val_rows),
-        epochs=hp.epochs,
-        verbose=2,
-        callbacks=[keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True)],
-    )
+    members, result = [], TrainResult(rows=len(examples))
+    for i in range(hp.ensemble):
+        member_hp = replace(hp, seed=hp.seed + i)
+        keras.utils.set_random_seed(member_hp.seed)
+        print(f"train: ensemble member {i + 1} of {hp.ensemble}", flush=True)
+        model = build_model(fit_rows, config, member_hp)
+        history = model.fit(
+            dataset(fit_rows).shuffle(256, seed=member_hp.seed),
+            validation_data=dataset(val_rows),
+            epochs=hp.epochs,
+            verbose=2,
+            callbacks=[keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True)],
+        )
+        members.append(model)
+        result.histories.append({k: [float(v) for v in vs] for k, vs in history.history.items()})
+    if len(members) > 1:
+        inputs = _inputs(config)
+        model = keras.Model(inputs, keras.layers.Average(name="probability")([m(inputs) for m in members]))
     model.export(model_dir, verbose=False)
-    return TrainResult(history={k: [float(v) for v in vs] for k, vs in history.history.items()}, rows=len(examples))
+    return result
 
 
 def load_serving_fn(model_dir: str):
@@ -135,10 +155,13 @@ def predict(model_dir: str, features: pd.DataFrame, config: Config) -> np.ndarra
 
 
 def curves_html(result: TrainResult) -> str:
-    """Loss and AUC per epoch, train against validation."""
-    h = result.history
-    return report.page(
-        "Training curves",
-        report.line_chart({"train": h.get("loss", []), "validation": h.get("val_loss", [])}, "loss", "epoch"),
-        report.line_chart({"train": h.get("auc", []), "validation": h.get("val_auc", [])}, "AUC", "epoch"),
-    )
+    """Loss and AUC per epoch of each ensemble member, train against validation."""
+
+    def series(key: str) -> dict[str, list[float]]:
+        return {f"{split} {i + 1}": h.get(prefix + key, []) for i, h in enumerate(result.histories)
+                for split, prefix in (("train", ""), ("validation", "val_"))}
+
+    summary = report.table(["member", "epochs", "best validation AUC"],
+                           [[i + 1, e, a] for i, (e, a) in enumerate(zip(result.epochs, result.best_val_auc))])
+    return report.page("Training curves", summary, report.line_chart(series("loss"), "loss", "epoch"),
+                       report.line_chart(series("auc"), "AUC", "epoch"))

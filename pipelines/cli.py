@@ -39,7 +39,7 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from pipelines.local import run_training
 
-    hyperparameters = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate") if getattr(args, k)}
+    hyperparameters = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "ensemble") if getattr(args, k)}
     if args.hidden_units:
         hyperparameters["hidden_units"] = args.hidden_units
     run = lambda: run_training(args.source, args.start, args.end, args.config, args.registry, **hyperparameters)  # noqa: E731
@@ -113,6 +113,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--hidden-units", type=int, nargs="+")
+    train.add_argument("--ensemble", type=int, help="members averaged in the exported model")
     train.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     train.set_defaults(func=cmd_train)
 

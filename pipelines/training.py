@@ -24,10 +24,11 @@ def training_pipeline(
     end: str,
     registry: str,
     config: str = "flights",
-    epochs: int = 8,
+    epochs: int = 12,
     batch_size: int = 512,
     learning_rate: float = 0.002,
     hidden_units: list = [128, 64],
+    ensemble: int = 3,
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
     checked = validate_component(
@@ -43,6 +44,7 @@ def training_pipeline(
         batch_size=batch_size,
         learning_rate=learning_rate,
         hidden_units=hidden_units,
+        ensemble=ensemble,
     )
     evaluation = evaluate_component(
         config=config,

@@ -96,7 +96,7 @@ def examples(splits, small_config_session):
 
 @pytest.fixture(scope="session")
 def trained_model(examples, tmp_path_factory) -> str:
-    """A model trained for three epochs on the small train split, exported."""
+    """A three-member ensemble trained for up to three epochs on the small train split, exported."""
     from components.train import Hyperparameters, train
 
     folder = str(tmp_path_factory.mktemp("model") / "model")

@@ -20,7 +20,7 @@ def config_with(tmp_path, thresholds):
 def worse_model(examples, tmp_path_factory) -> str:
     """A contender that barely trained: one epoch at a tiny learning rate."""
     folder = str(tmp_path_factory.mktemp("worse") / "model")
-    train(examples[0], load_config("flights"), Hyperparameters(epochs=1, learning_rate=1e-6), folder)
+    train(examples[0], load_config("flights"), Hyperparameters(epochs=1, learning_rate=1e-6, ensemble=1), folder)
     return folder
 
 

@@ -25,7 +25,9 @@ def test_unseen_categories_and_missing_numbers_get_finite_predictions(trained_mo
     assert np.isfinite(predict(trained_model, rows, flights)).all()
 
 
-def test_curves_show_both_series():
-    html = curves_html(TrainResult(history={"loss": [0.6, 0.5], "val_loss": [0.62, 0.55],
-                                            "auc": [0.6, 0.7], "val_auc": [0.58, 0.66]}))
-    assert html.count("<polyline") == 4 and "validation" in html
+def test_curves_show_train_and_validation_for_each_member():
+    history = {"loss": [0.6, 0.5], "val_loss": [0.62, 0.55], "auc": [0.6, 0.7], "val_auc": [0.58, 0.66]}
+    result = TrainResult(histories=[history, history | {"val_auc": [0.6, 0.64, 0.61]}])
+    assert result.epochs == [2, 2] and result.best_val_auc == [0.66, 0.64]
+    html = curves_html(result)
+    assert html.count("<polyline") == 8 and "validation 2" in html

@@ -51,7 +51,7 @@ def test_a_first_model_is_pushed_and_a_worse_contender_is_not(source, config, tm
     assert len(production.metadata["schema_hash"]) == 16
     assert predict(production.uri, examples[1], load_config(config)).shape == (len(examples[1]),)
 
-    second, done = train(home, source, config, "--epochs", "1", "--learning-rate", "0.000001")
+    second, done = train(home, source, config, "--epochs", "1", "--learning-rate", "0.000001", "--ensemble", "1")
     assert done.returncode == 0, done.stderr[-3000:]
     assert second["succeeded"] and not second["blessed"] and second["pushed_version"] is None
     assert second["baseline_version"] == "0001" and second["auc"] < first["auc"]
