@@ -29,8 +29,11 @@ from components.train import Hyperparameters, predict, train
 from components.transform import transform
 from components.validate import validate
 
-SCHEDULE_ROUTE = {"categorical": ["carrier", "origin", "dest"], "numeric": ["distance"],
-                  "time": ["hour", "weekday", "month"]}
+SCHEDULE_ROUTE = {
+    "categorical": ["carrier", "origin", "dest"],
+    "numeric": ["distance"],
+    "time": ["hour", "weekday", "month"],
+}
 
 
 @contextmanager
@@ -136,7 +139,8 @@ def main() -> None:
     if first is not None:
         print(f"| whole pipeline via kfp.local, first run | {first:.1f} ({first / staged:.2f}x the sum) |")
         print(f"| whole pipeline via kfp.local, with a production model | {second:.1f} |")
-    print("\n| features (train Jan-Jun, score July 2013) | Keras, 3 members | Keras, 1 member | LightGBM | Keras - LightGBM |")
+    header = ["features (train Jan-Jun, score July 2013)", "Keras, 3 members", "Keras, 1 member", "LightGBM"]
+    print("\n| " + " | ".join([*header, "Keras - LightGBM"]) + " |")
     print("|---|---:|---:|---:|---:|")
     for name, keras_auc, single_auc, gbm_auc in scores:
         print(f"| {name} | {keras_auc:.4f} | {single_auc:.4f} | {gbm_auc:.4f} | {keras_auc - gbm_auc:+.4f} |")

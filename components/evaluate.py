@@ -41,7 +41,7 @@ def write_examples(frame: pd.DataFrame, config: Config, path: str) -> None:
     with tf.io.TFRecordWriter(path) as writer:
         for row in frame[list(kinds)].itertuples(index=False):
             feature = {}
-            for (name, kind), value in zip(kinds.items(), row):
+            for (name, kind), value in zip(kinds.items(), row, strict=True):
                 if kind == "bytes":
                     feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
                 elif kind == "float":
@@ -58,8 +58,9 @@ def eval_config(config: Config, with_baseline: bool):
     cfg = config_pb2.EvalConfig()
     names = [CANDIDATE, BASELINE] if with_baseline else [CANDIDATE]
     for name in names:
-        cfg.model_specs.add(name=name, label_key=config.label.name, signature_name="serving_default",
-                            is_baseline=name == BASELINE)
+        cfg.model_specs.add(
+            name=name, label_key=config.label.name, signature_name="serving_default", is_baseline=name == BASELINE
+        )
     cfg.slicing_specs.add()
     for keys in config.evaluation.slices:
         cfg.slicing_specs.add(feature_keys=keys)
@@ -95,13 +96,15 @@ def run_tfma(config: Config, examples: str, candidate_dir: str, baseline_dir: st
     if baseline_dir:
         models.append(tfma.default_eval_shared_model(baseline_dir, eval_config=cfg, model_name=BASELINE))
     options = beam.options.pipeline_options.PipelineOptions(["--runner=FnApiRunner"])
-    tfma.run_model_analysis(eval_shared_model=models, eval_config=cfg, data_location=examples,
-                            output_path=out_dir, pipeline_options=options)
+    tfma.run_model_analysis(
+        eval_shared_model=models, eval_config=cfg, data_location=examples, output_path=out_dir, pipeline_options=options
+    )
     return cfg
 
 
-def evaluate(config: Config, eval_frame: pd.DataFrame, candidate_dir: str, baseline_dir: str | None,
-             out_dir: str) -> EvaluationResult:
+def evaluate(
+    config: Config, eval_frame: pd.DataFrame, candidate_dir: str, baseline_dir: str | None, out_dir: str
+) -> EvaluationResult:
     """Run TFMA and decide the blessing; TFMA's output and report.html land in `out_dir`."""
     import tensorflow_model_analysis as tfma
 
@@ -161,8 +164,10 @@ def _blessing(config: Config, validation, overall: dict, baseline: dict) -> tupl
         for check in failure.failures
     ]
     if validation.validation_ok:
-        reasons.append(f"auc {overall.get('auc', float('nan')):.4f} passes every threshold"
-                       + (f" (production: {baseline['auc']:.4f})" if baseline else " (no model in production)"))
+        reasons.append(
+            f"auc {overall.get('auc', float('nan')):.4f} passes every threshold"
+            + (f" (production: {baseline['auc']:.4f})" if baseline else " (no model in production)")
+        )
     return bool(validation.validation_ok), reasons
 
 
@@ -175,10 +180,15 @@ def _describe(threshold) -> str:
 def render(result: EvaluationResult) -> str:
     keys = ["auc", "binary_accuracy", "precision", "recall", "example_count", "mean_label", "mean_prediction"]
     overall = [[k, result.metrics.get(k), result.baseline_metrics.get(k)] for k in keys]
-    slices = [[s["slice"], s.get("example_count"), s.get("auc"), s.get("auc_diff"), s.get("mean_label")]
-              for s in result.slices]
-    roc = report.xy_chart({"contender": [(f, t) for f, t, _ in result.roc], "chance": [(0, 0), (1, 1)]},
-                          "ROC curve", "false positive rate")
+    slices = [
+        [s["slice"], s.get("example_count"), s.get("auc"), s.get("auc_diff"), s.get("mean_label")]
+        for s in result.slices
+    ]
+    roc = report.xy_chart(
+        {"contender": [(f, t) for f, t, _ in result.roc], "chance": [(0, 0), (1, 1)]},
+        "ROC curve",
+        "false positive rate",
+    )
     return report.page(
         "Model evaluation (TFMA)",
         report.verdict(result.blessed, "BLESSED" if result.blessed else "NOT BLESSED"),

@@ -5,9 +5,9 @@ A source is a folder (local or gs://) holding one file per table, `<table>.parqu
 become the eval split, so evaluation always looks at the future of what training saw.
 """
 
-
 import tempfile
 from dataclasses import dataclass
+
 import pandas as pd
 
 from components import storage

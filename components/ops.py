@@ -10,6 +10,7 @@ from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Metri
 
 from components.image import IMAGE
 
+
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def ingest_component(
     config: str, source: str, start: str, end: str, train_data: Output[Dataset], eval_data: Output[Dataset]
@@ -32,9 +33,11 @@ def validate_component(
     train_data: Input[Dataset],
     eval_data: Input[Dataset],
     statistics: Output[Artifact],
+    schema: Output[Artifact],
+    anomalies: Output[Artifact],
     report: Output[HTML],
 ) -> str:
-    """TFDV statistics, schema and anomalies (in `statistics`); fails on anomalies. Returns the schema hash."""
+    """TFDV statistics, the schema used, anomalies and a report; fails on anomalies. Returns the schema hash."""
     import hashlib
     import shutil
     from pathlib import Path
@@ -44,10 +47,11 @@ def validate_component(
 
     try:
         validate(load_config(config), train_data.path, eval_data.path, statistics.path)
-    finally:
-        if Path(statistics.path, "report.html").exists():
-            shutil.copyfile(Path(statistics.path, "report.html"), report.path)
-    return hashlib.sha256(Path(statistics.path, "schema.pbtxt").read_bytes()).hexdigest()[:16]
+    finally:  # the report and anomalies matter most when validation fails
+        for name, artifact in (("schema.pbtxt", schema), ("anomalies.pbtxt", anomalies), ("report.html", report)):
+            if Path(statistics.path, name).exists():
+                shutil.copyfile(Path(statistics.path, name), artifact.path)
+    return hashlib.sha256(Path(schema.path).read_bytes()).hexdigest()[:16]
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -83,19 +87,25 @@ def train_component(
     metrics: Output[Metrics],
     curves: Output[HTML],
 ):
-    """Fit the Keras ensemble and export it; per-member results go to Metrics and an HTML chart."""
+    """Fit the Keras ensemble and export it; each member's curves go to Metrics and an HTML chart."""
     from pathlib import Path
 
     from components import storage
     from components.config import load_config
     from components.train import Hyperparameters, curves_html, train
 
-    hp = Hyperparameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         hidden_units=tuple(int(u) for u in hidden_units), ensemble=ensemble)
+    hp = Hyperparameters(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        hidden_units=tuple(int(u) for u in hidden_units),
+        ensemble=ensemble,
+    )
     result = train(storage.read_frame(train_examples.path), load_config(config), hp, model.path)
-    for i, (epochs_run, auc) in enumerate(zip(result.epochs, result.best_val_auc), start=1):
-        metrics.log_metric(f"member_{i}_epochs", epochs_run)
-        metrics.log_metric(f"member_{i}_best_val_auc", auc)
+    for member, history in enumerate(result.histories, start=1):
+        for name, values in history.items():
+            for epoch, value in enumerate(values, start=1):
+                metrics.log_metric(f"member_{member}_{name}_epoch_{epoch:02d}", value)
     model.metadata.update(framework="keras", rows=result.rows, ensemble=ensemble)
     Path(curves.path).write_text(curves_html(result))
 
@@ -129,7 +139,7 @@ def evaluate_component(
         metrics.log_metric(name, value)
     if production:
         metrics.log_metric("production_version", int(production.version))
-    fpr, tpr, thresholds = (list(v) for v in zip(*result.roc[::5]))
+    fpr, tpr, thresholds = (list(v) for v in zip(*result.roc[::5], strict=True))
     classification.log_roc_curve(fpr, tpr, [min(t, 1.0) for t in thresholds])
     classification.log_confusion_matrix(["on time", "late"], result.confusion)
     Path(report.path).write_text(result.html)
@@ -152,7 +162,11 @@ def push_component(
     from components.config import load_config
     from components.push import push
 
-    metadata = {"metrics": dict(metrics.metadata), "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
+    metadata = {
+        "metrics": dict(metrics.metadata),
+        "data_window": {"start": start, "end": end},
+        "schema_hash": schema_hash,
+    }
     version = push(registry, load_config(config).name, model.path, blessed, metadata)
     print(f"push: {version.model} version {version.version} is in production at {version.uri}")
     return version.version

@@ -1,6 +1,5 @@
 """Push: a blessed model into the registry as a new version, made production atomically."""
 
-
 from components import registry
 from components.errors import RegistryError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from components import storage
 from components.errors import RegistryError
@@ -69,7 +69,7 @@ def push(registry: str, model: str, model_dir: str, metadata: dict) -> ModelVers
     """Copy `model_dir` in as a new version and make it production; returns the new version."""
     version = _next_version(registry, model)
     root = storage.join(_model_root(registry, model), "versions", version)
-    pushed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    pushed_at = datetime.now(UTC).isoformat(timespec="seconds")
     metadata = {**metadata, "version": version, "pushed_at": pushed_at}
     storage.upload_dir(model_dir, storage.join(root, "model"))
     storage.write_text(storage.join(root, MARKER), json.dumps(metadata, indent=1, sort_keys=True))

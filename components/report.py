@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from html import escape
-from typing import Iterable, Sequence
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
@@ -33,7 +33,9 @@ def line_chart(series: dict[str, Sequence[float]], title: str, x_label: str = ""
     return xy_chart(points, title, x_label)
 
 
-def xy_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_label="", width=560, height=260, pad=40) -> str:
+def xy_chart(
+    series: dict[str, Sequence[tuple[float, float]]], title: str, x_label="", width=560, height=260, pad=40
+) -> str:
     """An SVG chart of (x, y) polylines, axes scaled to the data."""
     xs = [x for pts in series.values() for x, _ in pts] or [0, 1]
     ys = [y for pts in series.values() for _, y in pts] or [0, 1]
@@ -51,7 +53,9 @@ def xy_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_lab
         color = COLORS[i % len(COLORS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
         lines.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
-        legend.append(f'<text x="{width - pad}" y="{pad + 14 * i}" fill="{color}" text-anchor="end">{escape(name)}</text>')
+        legend.append(
+            f'<text x="{width - pad}" y="{pad + 14 * i}" fill="{color}" text-anchor="end">{escape(name)}</text>'
+        )
     axes = (
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
         f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
@@ -61,13 +65,14 @@ def xy_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_lab
         f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">{fmt(y1)}</text>'
     )
     return (
-        f'<figure><figcaption>{escape(title)}</figcaption>'
+        f"<figure><figcaption>{escape(title)}</figcaption>"
         f'<svg width="{width}" height="{height}" font-size="11">{axes}{"".join(lines)}{"".join(legend)}</svg></figure>'
     )
 
 
 def page(title: str, *sections: str) -> str:
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{''.join(sections)}</body></html>"
+    head = f"<meta charset='utf-8'><title>{escape(title)}</title><style>{STYLE}</style>"
+    return f"<!doctype html><html><head>{head}</head><body><h1>{escape(title)}</h1>{''.join(sections)}</body></html>"
 
 
 def verdict(ok: bool, text: str) -> str:

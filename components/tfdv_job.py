@@ -37,14 +37,25 @@ def _feature_summary(stats) -> dict:
         name = feature.path.step[0] if feature.path.step else feature.name
         if feature.HasField("num_stats"):
             s = feature.num_stats
-            out[name] = {"kind": "numeric", "count": s.common_stats.num_non_missing,
-                         "missing": s.common_stats.num_missing, "mean": s.mean, "std": s.std_dev,
-                         "min": s.min, "max": s.max}
+            out[name] = {
+                "kind": "numeric",
+                "count": s.common_stats.num_non_missing,
+                "missing": s.common_stats.num_missing,
+                "mean": s.mean,
+                "std": s.std_dev,
+                "min": s.min,
+                "max": s.max,
+            }
         else:
             s = feature.string_stats
             top = [[v.value, v.frequency] for v in s.top_values[:5]]
-            out[name] = {"kind": "categorical", "count": s.common_stats.num_non_missing,
-                         "missing": s.common_stats.num_missing, "unique": s.unique, "top": top}
+            out[name] = {
+                "kind": "categorical",
+                "count": s.common_stats.num_non_missing,
+                "missing": s.common_stats.num_missing,
+                "unique": s.unique,
+                "top": top,
+            }
     return out
 
 
@@ -79,8 +90,9 @@ def main() -> None:
     anomalies = []
     for split, result in (("train", train_anomalies), ("eval", eval_anomalies)):
         for feature, info in sorted(result.anomaly_info.items()):
-            anomalies.append({"split": split, "feature": feature, "short": info.short_description,
-                              "description": info.description})
+            anomalies.append(
+                {"split": split, "feature": feature, "short": info.short_description, "description": info.description}
+            )
     drift = {}
     for skew in eval_anomalies.drift_skew_info:
         for measurement in skew.drift_measurements:

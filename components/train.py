@@ -23,7 +23,7 @@ class Hyperparameters:
     hidden_units: tuple[int, ...] = (128, 64)
     embedding_dim: int = 8
     dropout: float = 0.3
-    validation_fraction: float = 0.1
+    validation_fraction: float = 0.03
     ensemble: int = 3
     seed: int = 13
 
@@ -106,7 +106,9 @@ def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir
     import tensorflow as tf
 
     # Examples come in time order: validating on the most recent ones stops training where it
-    # still generalises to the future, which a random holdout overstates.
+    # still generalises to the future, which a random holdout overstates. The slice is small
+    # because the latest days are also the most useful to learn from: on July 2013, holding out
+    # 10% of January-June instead of 3% costs about 0.01 AUC.
     n_val = max(1, int(len(examples) * hp.validation_fraction))
     fit_rows = examples.iloc[:-n_val].sample(frac=1.0, random_state=hp.seed)
     val_rows = examples.iloc[-n_val:]
@@ -158,10 +160,19 @@ def curves_html(result: TrainResult) -> str:
     """Loss and AUC per epoch of each ensemble member, train against validation."""
 
     def series(key: str) -> dict[str, list[float]]:
-        return {f"{split} {i + 1}": h.get(prefix + key, []) for i, h in enumerate(result.histories)
-                for split, prefix in (("train", ""), ("validation", "val_"))}
+        return {
+            f"{split} {i + 1}": h.get(prefix + key, [])
+            for i, h in enumerate(result.histories)
+            for split, prefix in (("train", ""), ("validation", "val_"))
+        }
 
-    summary = report.table(["member", "epochs", "best validation AUC"],
-                           [[i + 1, e, a] for i, (e, a) in enumerate(zip(result.epochs, result.best_val_auc))])
-    return report.page("Training curves", summary, report.line_chart(series("loss"), "loss", "epoch"),
-                       report.line_chart(series("auc"), "AUC", "epoch"))
+    summary = report.table(
+        ["member", "epochs", "best validation AUC"],
+        [[i + 1, e, a] for i, (e, a) in enumerate(zip(result.epochs, result.best_val_auc, strict=True))],
+    )
+    return report.page(
+        "Training curves",
+        summary,
+        report.line_chart(series("loss"), "loss", "epoch"),
+        report.line_chart(series("auc"), "AUC", "epoch"),
+    )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-
 from components import report, storage
 from components.config import Config
 from components.errors import ConfigError, LooplineError, ValidationFailed
@@ -55,8 +54,18 @@ class ValidationResult:
 
 def run_tfdv(train_path: str, eval_path: str, out_dir: str, schema: str | None, drift: dict[str, float]) -> dict:
     """Run the TFDV job; returns its summary.json. Its output is shown only when it fails."""
-    command = [tfdv_python(), str(JOB), "--train", train_path, "--eval", eval_path, "--out", out_dir,
-               "--drift", json.dumps(drift)]
+    command = [
+        tfdv_python(),
+        str(JOB),
+        "--train",
+        train_path,
+        "--eval",
+        eval_path,
+        "--out",
+        out_dir,
+        "--drift",
+        json.dumps(drift),
+    ]
     if schema:
         command += ["--schema", schema]
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
@@ -86,22 +95,27 @@ def render(summary: dict, schema: str) -> str:
         head += "<p>No curated schema: this one was inferred from train. Review it and check it in.</p>"
     numeric = [
         [name, s["count"], s["missing"], s["mean"], summary["eval"].get(name, {}).get("mean"), s["min"], s["max"]]
-        for name, s in summary["train"].items() if s["kind"] == "numeric"
+        for name, s in summary["train"].items()
+        if s["kind"] == "numeric"
     ]
     categorical = [
         [name, s["count"], s["missing"], s["unique"], ", ".join(str(v) for v, _ in s["top"])]
-        for name, s in summary["train"].items() if s["kind"] == "categorical"
+        for name, s in summary["train"].items()
+        if s["kind"] == "categorical"
     ]
     return report.page(
         "Data validation (TFDV)",
         head,
         f"<p>Schema: {schema}</p>",
         "<h2>Anomalies</h2>",
-        report.table(["split", "feature", "anomaly", "detail"],
-                     [[a["split"], a["feature"], a["short"], a["description"]] for a in anomalies]),
+        report.table(
+            ["split", "feature", "anomaly", "detail"],
+            [[a["split"], a["feature"], a["short"], a["description"]] for a in anomalies],
+        ),
         "<h2>Drift, train vs eval</h2>",
-        report.table(["feature", "distance", "threshold"],
-                     [[k, v["value"], v["threshold"]] for k, v in summary["drift"].items()]),
+        report.table(
+            ["feature", "distance", "threshold"], [[k, v["value"], v["threshold"]] for k, v in summary["drift"].items()]
+        ),
         "<h2>Numeric features (train)</h2>",
         report.table(["feature", "count", "missing", "mean", "eval mean", "min", "max"], numeric),
         "<h2>Categorical features (train)</h2>",

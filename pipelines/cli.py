@@ -39,7 +39,9 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from pipelines.local import run_training
 
-    hyperparameters = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "ensemble") if getattr(args, k)}
+    hyperparameters = {
+        k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "ensemble") if getattr(args, k)
+    }
     if args.hidden_units:
         hyperparameters["hidden_units"] = args.hidden_units
     run = lambda: run_training(args.source, args.start, args.end, args.config, args.registry, **hyperparameters)  # noqa: E731
@@ -86,8 +88,10 @@ def cmd_models(args) -> int:
     for version in registry.versions(args.registry, name):
         meta = registry.get(args.registry, name, version).metadata
         mark = "*" if production and production.version == version else " "
-        print(f"{mark} {version}  auc={meta.get('metrics', {}).get('auc', float('nan')):.4f}  "
-              f"window={meta.get('data_window')}  pushed={meta.get('pushed_at')}")
+        print(
+            f"{mark} {version}  auc={meta.get('metrics', {}).get('auc', float('nan')):.4f}  "
+            f"window={meta.get('data_window')}  pushed={meta.get('pushed_at')}"
+        )
     if not production:
         print(f"no model '{name}' in production in {args.registry}")
     return 0

@@ -63,13 +63,17 @@ def _evaluation(run: Path | None) -> dict:
 
 
 def _reports(run: Path) -> dict[str, str]:
-    names = {"validate-component/report": "data validation", "train-component/curves": "training curves",
-             "evaluate-component/report": "evaluation"}
+    names = {
+        "validate-component/report": "data validation",
+        "train-component/curves": "training curves",
+        "evaluate-component/report": "evaluation",
+    }
     return {label: str(run / rel) for rel, label in names.items() if (run / rel).exists()}
 
 
-def run_training(source: str, start: str, end: str, config: str = "flights", registry_uri: str | None = None,
-                 **hyperparameters) -> RunSummary:
+def run_training(
+    source: str, start: str, end: str, config: str = "flights", registry_uri: str | None = None, **hyperparameters
+) -> RunSummary:
     """Run the training pipeline through kfp.local; returns what happened, failed or not."""
     from kfp import local
 
@@ -86,8 +90,7 @@ def run_training(source: str, start: str, end: str, config: str = "flights", reg
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(runs_dir()))
     error = ""
     try:
-        training_pipeline(source=source, start=start, end=end, registry=registry_uri, config=config,
-                          **hyperparameters)
+        training_pipeline(source=source, start=start, end=end, registry=registry_uri, config=config, **hyperparameters)
     except RuntimeError as failure:
         error = ANSI.sub("", str(failure))
     run = _latest_run(existing)

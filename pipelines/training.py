@@ -27,7 +27,7 @@ def training_pipeline(
     epochs: int = 12,
     batch_size: int = 512,
     learning_rate: float = 0.002,
-    hidden_units: list = [128, 64],
+    hidden_units: list = [128, 64],  # noqa: B006 (a KFP parameter default, never mutated)
     ensemble: int = 3,
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)

@@ -12,8 +12,11 @@ pytestmark = pytest.mark.slow
 
 
 def config_with(tmp_path, thresholds):
-    return load_config(write_config(tmp_path, split=SMALL_SPLIT,
-                                    evaluation={"slices": [["carrier"], ["origin"]], "thresholds": thresholds}))
+    return load_config(
+        write_config(
+            tmp_path, split=SMALL_SPLIT, evaluation={"slices": [["carrier"], ["origin"]], "thresholds": thresholds}
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,7 @@ def test_no_thresholds_means_no_blessing(trained_model, examples, tmp_path):
 
 
 def test_a_floor_that_is_not_met_is_named(trained_model, examples, tmp_path):
-    result = evaluate(config_with(tmp_path, {"auc_min": 0.99}), examples[1], trained_model, None,
-                      str(tmp_path / "out"))
+    result = evaluate(config_with(tmp_path, {"auc_min": 0.99}), examples[1], trained_model, None, str(tmp_path / "out"))
     assert not result.blessed and "fails the floor 0.99" in result.reasons[0]
 
 

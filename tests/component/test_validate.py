@@ -44,8 +44,11 @@ def test_an_unseen_carrier_stops_with_a_readable_report(splits, small_config_ses
 
 
 def test_drift_beyond_its_threshold_is_an_anomaly(splits, tmp_path):
-    config = load_config(write_config(tmp_path, split=SMALL_SPLIT,
-                                      validation={"schema_file": "flights.pbtxt", "drift": {"distance": 0.01}}))
+    config = load_config(
+        write_config(
+            tmp_path, split=SMALL_SPLIT, validation={"schema_file": "flights.pbtxt", "drift": {"distance": 0.01}}
+        )
+    )
     bad_eval = spoiled_eval(splits, tmp_path, lambda f: f[f.distance > 1000])
     with pytest.raises(ValidationFailed, match="distance"):
         validate(config, splits[0], bad_eval, str(tmp_path / "out"))

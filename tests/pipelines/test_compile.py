@@ -11,8 +11,14 @@ from kfp import components
 from components.image import IMAGE
 
 CHECKED_IN = Path(__file__).parents[2] / "pipelines" / "training.yaml"
-STEPS = {"ingest-component", "validate-component", "transform-component", "train-component",
-         "evaluate-component", "push-component"}
+STEPS = {
+    "ingest-component",
+    "validate-component",
+    "transform-component",
+    "train-component",
+    "evaluate-component",
+    "push-component",
+}
 
 pytestmark = pytest.mark.pipeline
 
@@ -28,7 +34,9 @@ def compiled(tmp_path_factory) -> Path:
 def test_the_yaml_loads_back_as_a_pipeline_with_its_parameters(compiled):
     pipeline = components.load_component_from_file(str(compiled))
     assert pipeline.name == "loopline-training"
-    assert {"source", "start", "end", "registry", "config", "epochs", "learning_rate"} <= set(pipeline.component_spec.inputs)
+    assert {"source", "start", "end", "registry", "config", "epochs", "learning_rate"} <= set(
+        pipeline.component_spec.inputs
+    )
 
 
 def test_every_step_runs_the_suite_image_and_push_waits_for_the_blessing(compiled):

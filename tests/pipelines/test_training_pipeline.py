@@ -85,8 +85,7 @@ def distance_as_strings(flights: pd.DataFrame) -> pd.DataFrame:
         (distance_as_strings, "ingest-component", "column 'distance' should be float, found '1400 miles'"),
     ],
 )
-def test_an_injected_anomaly_stops_the_pipeline_before_training(source, config, tmp_path, change, stopped_at,
-                                                                message):
+def test_an_injected_anomaly_stops_the_pipeline_before_training(source, config, tmp_path, change, stopped_at, message):
     home = tmp_path / "home"
     summary, done = train(home, spoiled_source(source, tmp_path, change), config)
     assert done.returncode == 1

@@ -16,8 +16,20 @@ def rows(**overrides):
         "distance": [1400.0, 2475.0],
         "late": [0, 1],
     }
-    numeric = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
-               "plane_year", "plane_engines", "plane_seats"]
+    numeric = [
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+        "plane_year",
+        "plane_engines",
+        "plane_seats",
+    ]
     base |= {c: [1.0, np.nan] for c in numeric}
     return pd.DataFrame(base | overrides)
 
