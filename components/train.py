@@ -128,6 +128,7 @@ def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir
             validation_data=dataset(val_rows),
             epochs=hp.epochs,
             verbose=2,
+            shuffle=False,  # the dataset is shuffled itself
             callbacks=[keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True)],
         )
         members.append(model)
