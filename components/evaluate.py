@@ -182,7 +182,7 @@ def render(result: EvaluationResult) -> str:
     overall = [[k, result.metrics.get(k), result.baseline_metrics.get(k)] for k in keys]
     slices = [
         [s["slice"], s.get("example_count"), s.get("auc"), s.get("auc_diff"), s.get("mean_label")]
-        for s in result.slices
+        for s in sorted(result.slices, key=lambda s: s["slice"])
     ]
     roc = report.xy_chart(
         {"contender": [(f, t) for f, t, _ in result.roc], "chance": [(0, 0), (1, 1)]},

@@ -33,17 +33,16 @@ def line_chart(series: dict[str, Sequence[float]], title: str, x_label: str = ""
     return xy_chart(points, title, x_label)
 
 
-def xy_chart(
-    series: dict[str, Sequence[tuple[float, float]]], title: str, x_label="", width=560, height=260, pad=40
-) -> str:
-    """An SVG chart of (x, y) polylines, axes scaled to the data."""
+def xy_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, x_label: str = "") -> str:
+    """An SVG chart of (x, y) polylines, axes scaled to the data, the legend to the right."""
+    width, height, left, right, pad, legend_width = 460, 240, 56, 16, 24, 120
     xs = [x for pts in series.values() for x, _ in pts] or [0, 1]
     ys = [y for pts in series.values() for _, y in pts] or [0, 1]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
 
     def sx(x):
-        return pad + (x - x0) / (x1 - x0) * (width - 2 * pad)
+        return left + (x - x0) / (x1 - x0) * (width - left - right)
 
     def sy(y):
         return height - pad - (y - y0) / (y1 - y0) * (height - 2 * pad)
@@ -53,20 +52,19 @@ def xy_chart(
         color = COLORS[i % len(COLORS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
         lines.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
-        legend.append(
-            f'<text x="{width - pad}" y="{pad + 14 * i}" fill="{color}" text-anchor="end">{escape(name)}</text>'
-        )
+        legend.append(f'<text x="{width + 8}" y="{pad + 14 * i}" fill="{color}">{escape(name)}</text>')
     axes = (
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>'
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>'
-        f'<text x="{pad}" y="{height - pad + 14}">{fmt(x0)}</text>'
-        f'<text x="{width - pad}" y="{height - pad + 14}" text-anchor="end">{fmt(x1)} {escape(x_label)}</text>'
-        f'<text x="{pad - 4}" y="{height - pad}" text-anchor="end">{fmt(y0)}</text>'
-        f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">{fmt(y1)}</text>'
+        f'<line x1="{left}" y1="{height - pad}" x2="{width - right}" y2="{height - pad}" stroke="#888"/>'
+        f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{height - pad}" stroke="#888"/>'
+        f'<text x="{left}" y="{height - pad + 14}">{fmt(x0)}</text>'
+        f'<text x="{width - right}" y="{height - pad + 14}" text-anchor="end">{fmt(x1)} {escape(x_label)}</text>'
+        f'<text x="{left - 4}" y="{height - pad}" text-anchor="end">{fmt(y0)}</text>'
+        f'<text x="{left - 4}" y="{pad + 4}" text-anchor="end">{fmt(y1)}</text>'
     )
+    svg = f"{axes}{''.join(lines)}{''.join(legend)}"
     return (
         f"<figure><figcaption>{escape(title)}</figcaption>"
-        f'<svg width="{width}" height="{height}" font-size="11">{axes}{"".join(lines)}{"".join(legend)}</svg></figure>'
+        f'<svg width="{width + legend_width}" height="{height}" font-size="11">{svg}</svg></figure>'
     )
 
 
