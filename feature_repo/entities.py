@@ -1,0 +1,14 @@
+"""Entities: what the flight features are keyed by."""
+
+from feast import Entity, ValueType
+
+origin = Entity(
+    name="origin",
+    join_keys=["origin"],
+    value_type=ValueType.STRING,
+    description="Departure airport (EWR, JFK, LGA): weather is observed per airport and hour.",
+)
+
+aircraft = Entity(
+    name="aircraft", join_keys=["tailnum"], value_type=ValueType.STRING, description="The aircraft by tail number."
+)

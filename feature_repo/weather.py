@@ -1,0 +1,22 @@
+"""Origin weather at the scheduled hour: hourly observations per departure airport."""
+
+from datetime import timedelta
+
+from entities import origin
+from feast import FeatureView, Field
+from feast.types import Float32
+from sources import weather_source
+
+# An observation counts for the two hours after it: a flight whose hour is missing in the data
+# gets the previous one; older than that it gets nothing rather than stale weather.
+origin_weather = FeatureView(
+    name="origin_weather",
+    entities=[origin],
+    ttl=timedelta(hours=2),
+    schema=[
+        Field(name=name, dtype=Float32)
+        for name in ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+    ],
+    source=weather_source,
+    online=True,
+)

@@ -1,0 +1,93 @@
+"""Feast repositories built from feature_repo/ on the real tables: SQLite, and Redis + PostgreSQL."""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from components.config import load_config
+from components.features import feature_store, materialize, write_feature_tables
+
+REPO = Path(__file__).parents[2] / "feature_repo"
+FEAST = str(Path(sys.executable).with_name("feast"))
+END = pd.Timestamp("2013-02-01", tz="UTC")
+REDIS = "127.0.0.1:6379"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2).ping()
+    except redis.RedisError:
+        return False
+
+
+def _postgres_answers() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=2).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _ensure(name: str, answers, start: list[str]) -> None:
+    """Use the service when it answers, start it when its binary exists, else skip saying why."""
+    if answers():
+        return
+    if shutil.which(start[0]):
+        subprocess.run(start, capture_output=True, timeout=60)
+        if answers():
+            return
+    pytest.skip(f"{name} does not answer on 127.0.0.1 and could not be started ({start[0]})")
+
+
+def build_repo(folder: Path, source: str, yaml_name: str, env: dict) -> tuple[Path, dict]:
+    """Copy feature_repo/ under a project name of its own, write the tables, `feast apply`, materialize."""
+    shutil.copytree(REPO, folder, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    yaml_path = folder / yaml_name
+    project = f"loopline_test_{uuid.uuid4().hex[:8]}"
+    yaml_path.write_text(yaml_path.read_text().replace("project: loopline", f"project: {project}"))
+    env = os.environ | env | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
+    write_feature_tables(load_config("flights"), source, str(folder))
+    applied = subprocess.run([FEAST, "apply"], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert applied.returncode == 0, applied.stderr[-2000:]
+    return folder, env
+
+
+@pytest.fixture(scope="session")
+def sqlite_repo(source, tmp_path_factory):
+    folder, env = build_repo(tmp_path_factory.mktemp("sqlite") / "repo", source, "feature_store.yaml", {})
+    materialize(str(folder), END)
+    return folder, None
+
+
+@pytest.fixture(scope="session")
+def redis_repo(source, tmp_path_factory):
+    _ensure("Redis", _redis_answers, ["redis-server", "--daemonize", "yes", "--port", "6379", "--save", ""])
+    _ensure("PostgreSQL", _postgres_answers, ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start"])
+    settings = {"REDIS_CONNECTION": REDIS, "FEAST_REGISTRY_URL": POSTGRES}
+    folder, env = build_repo(
+        tmp_path_factory.mktemp("redis") / "repo", source, "feature_store.production.yaml", settings
+    )
+    env_patch = pytest.MonkeyPatch()  # the store reads them when it loads its YAML
+    for key, value in settings.items():
+        env_patch.setenv(key, value)
+    yaml = folder / "feature_store.production.yaml"
+    materialize(str(folder), END, fs_yaml_file=yaml)
+    yield folder, yaml
+    feature_store(str(folder), yaml).teardown()
+    env_patch.undo()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def repo(request):
+    return request.getfixturevalue(f"{request.param}_repo")
