@@ -6,11 +6,13 @@ lookup's timestamp key (weather: the observation hour) or, for a lookup without 
 the start of the data, so that it joins every later event.
 """
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from components.config import Config
+from components.errors import LooplineError
 from components.ingest import read_table
 
 EVENT_TIMESTAMP = "event_timestamp"
@@ -45,9 +47,13 @@ def write_feature_tables(config: Config, source: str, repo_path: str) -> dict[st
 
 
 def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
-    """The Feast store of `repo_path`; `fs_yaml_file` picks a variant such as the production one."""
+    """The Feast store of `repo_path`; `fs_yaml_file`, else FEAST_FS_YAML_FILE_PATH (the setting the
+    feast CLI reads too), picks a variant such as feature_store.production.yaml."""
     from feast import FeatureStore
 
+    fs_yaml_file = fs_yaml_file or os.environ.get("FEAST_FS_YAML_FILE_PATH")
+    if not Path(fs_yaml_file or Path(repo_path, "feature_store.yaml")).is_file():
+        raise LooplineError(f"{repo_path} is not a Feast repository: it has no feature_store.yaml")
     return FeatureStore(repo_path=repo_path, fs_yaml_file=Path(fs_yaml_file) if fs_yaml_file else None)
 
 
@@ -62,8 +68,11 @@ def materialize(
     same values twice leaves the online store as it was. Returns each view's window.
     """
     store = feature_store(repo_path, fs_yaml_file)
+    views = store.list_feature_views()
+    if not views:
+        raise LooplineError(f"no feature views are registered for {repo_path}: run `feast apply` there first")
     windows = {}
-    for view in store.list_feature_views():
+    for view in views:
         begin = start or (pd.Timestamp(view.most_recent_end_time) if view.most_recent_end_time else STATIC_SINCE)
         if begin < end:
             store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=[view.name])

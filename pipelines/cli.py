@@ -69,6 +69,27 @@ def _describe(summary) -> str:
     return "\n".join(lines)
 
 
+def cmd_features(args) -> int:
+    import pandas as pd
+
+    from components.config import load_config
+    from components.features import materialize, write_feature_tables
+
+    if args.action == "write":
+        for table, count in write_feature_tables(load_config(args.config), args.source, args.repo).items():
+            print(f"{table:>9}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
+        return 0
+    if not args.end:
+        raise LooplineError("features materialize needs --end, e.g. --end 2013-07-01")
+    try:
+        end = pd.Timestamp(args.end, tz="UTC")
+    except ValueError:
+        raise LooplineError(f"--end {args.end!r} is not a date like 2013-07-01") from None
+    for view, (start, stop) in materialize(args.repo, end).items():
+        print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")
+    return 0
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
@@ -120,6 +141,22 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--ensemble", type=int, help="members averaged in the exported model")
     train.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     train.set_defaults(func=cmd_train)
+
+    features = sub.add_parser("features", help="fill the Feast repository's offline tables and online store")
+    features.add_argument(
+        "action",
+        choices=["write", "materialize"],
+        help="write: the offline tables from the source; materialize: the online store up to --end",
+    )
+    features.add_argument(
+        "--repo",
+        default=os.environ.get("LOOPLINE_FEATURE_REPO", "feature_repo"),
+        help="the Feast repository (default ./feature_repo or LOOPLINE_FEATURE_REPO)",
+    )
+    features.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
+    features.add_argument("--config", default="flights", help="packaged config name or a YAML path")
+    features.add_argument("--end", help="materialize values stamped up to this date (inclusive)")
+    features.set_defaults(func=cmd_features)
 
     comp = sub.add_parser("compile", help="write the pipeline YAML for the Kubeflow dashboard")
     comp.add_argument("--output", type=Path, default=COMPILED)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components.config import load_config
-from components.features import feature_store, materialize, write_feature_tables
+from components.features import feature_store
 
 REPO = Path(__file__).parents[2] / "feature_repo"
 FEAST = str(Path(sys.executable).with_name("feast"))
+LOOPLINE = str(Path(sys.executable).with_name("loopline"))
 END = pd.Timestamp("2013-02-01", tz="UTC")
 REDIS = "127.0.0.1:6379"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -50,24 +50,28 @@ def _ensure(name: str, answers, start: list[str]) -> None:
     pytest.skip(f"{name} does not answer on 127.0.0.1 and could not be started ({start[0]})")
 
 
-def build_repo(folder: Path, source: str, yaml_name: str, env: dict) -> tuple[Path, dict]:
-    """Copy feature_repo/ under a project name of its own, write the tables, `feast apply`, materialize."""
+def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
+    """Copy feature_repo/ under a project name of its own, then write the tables, `feast apply` and
+    materialize with the commands a user runs; returns the folder and the YAML it uses."""
     shutil.copytree(REPO, folder, ignore=shutil.ignore_patterns("data", "__pycache__"))
     yaml_path = folder / yaml_name
     project = f"loopline_test_{uuid.uuid4().hex[:8]}"
     yaml_path.write_text(yaml_path.read_text().replace("project: loopline", f"project: {project}"))
-    env = os.environ | env | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
-    write_feature_tables(load_config("flights"), source, str(folder))
-    applied = subprocess.run([FEAST, "apply"], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
-    assert applied.returncode == 0, applied.stderr[-2000:]
-    return folder, env
+    env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
+    steps = [
+        [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
+        [FEAST, "apply"],
+        [LOOPLINE, "features", "materialize", "--repo", str(folder), "--end", END.date().isoformat()],
+    ]
+    for step in steps:  # as a user would, each with the setting that picks the YAML
+        done = subprocess.run(step, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return folder, yaml_path
 
 
 @pytest.fixture(scope="session")
 def sqlite_repo(source, tmp_path_factory):
-    folder, env = build_repo(tmp_path_factory.mktemp("sqlite") / "repo", source, "feature_store.yaml", {})
-    materialize(str(folder), END)
-    return folder, None
+    return build_repo(tmp_path_factory.mktemp("sqlite") / "repo", source, "feature_store.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -75,14 +79,10 @@ def redis_repo(source, tmp_path_factory):
     _ensure("Redis", _redis_answers, ["redis-server", "--daemonize", "yes", "--port", "6379", "--save", ""])
     _ensure("PostgreSQL", _postgres_answers, ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "start"])
     settings = {"REDIS_CONNECTION": REDIS, "FEAST_REGISTRY_URL": POSTGRES}
-    folder, env = build_repo(
-        tmp_path_factory.mktemp("redis") / "repo", source, "feature_store.production.yaml", settings
-    )
-    env_patch = pytest.MonkeyPatch()  # the store reads them when it loads its YAML
+    env_patch = pytest.MonkeyPatch()  # the stores read them whenever they load the YAML
     for key, value in settings.items():
         env_patch.setenv(key, value)
-    yaml = folder / "feature_store.production.yaml"
-    materialize(str(folder), END, fs_yaml_file=yaml)
+    folder, yaml = build_repo(tmp_path_factory.mktemp("redis") / "repo", source, "feature_store.production.yaml")
     yield folder, yaml
     feature_store(str(folder), yaml).teardown()
     env_patch.undo()
