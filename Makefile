@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench compile clean
+.PHONY: help install demo test test-fast bench bench-features compile clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test-fast: install ## only the unit tests
 
 bench: install ## stage timings and model quality against gradient boosting
 	$(BIN)/python benchmarks/stages.py
+
+bench-features: install ## Feast online latency and materialization, SQLite against Redis
+	$(BIN)/python benchmarks/features.py
 
 compile: install ## write pipelines/training.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile

@@ -78,3 +78,15 @@ def materialize(
             store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=[view.name])
         windows[view.name] = (begin.isoformat(), end.isoformat())
     return windows
+
+
+def copy_repo(repo_path: str | Path, dest: str | Path, project: str) -> Path:
+    """A copy of the repository's definitions and YAMLs under another Feast project name, so that
+    tests and benchmarks share Redis and PostgreSQL without touching the real project."""
+    import shutil
+
+    dest = Path(dest)
+    shutil.copytree(repo_path, dest, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    for yaml in dest.glob("feature_store*.yaml"):
+        yaml.write_text(yaml.read_text().replace("project: loopline\n", f"project: {project}\n"))
+    return dest

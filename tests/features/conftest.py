@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components.features import feature_store
+from components.features import copy_repo, feature_store
 
 REPO = Path(__file__).parents[2] / "feature_repo"
 FEAST = str(Path(sys.executable).with_name("feast"))
@@ -53,10 +53,7 @@ def _ensure(name: str, answers, start: list[str]) -> None:
 def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
     """Copy feature_repo/ under a project name of its own, then write the tables, `feast apply` and
     materialize with the commands a user runs; returns the folder and the YAML it uses."""
-    shutil.copytree(REPO, folder, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    yaml_path = folder / yaml_name
-    project = f"loopline_test_{uuid.uuid4().hex[:8]}"
-    yaml_path.write_text(yaml_path.read_text().replace("project: loopline", f"project: {project}"))
+    yaml_path = copy_repo(REPO, folder, f"loopline_test_{uuid.uuid4().hex[:8]}") / yaml_name
     env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
     steps = [
         [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
