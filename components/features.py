@@ -3,7 +3,7 @@
 Each lookup of the config becomes one offline table `data/<table>.parquet` in the repository:
 its keys other than the timestamp are the entity's join keys, and `event_timestamp` is the
 lookup's timestamp key (weather: the observation hour) or, for a lookup without one (planes),
-the start of the data, so that it joins every later event.
+STATIC_SINCE, so that it joins every later event.
 """
 
 import os
@@ -13,7 +13,7 @@ import pandas as pd
 
 from components.config import Config
 from components.errors import LooplineError
-from components.ingest import read_table
+from components.ingest import read_lookup
 
 EVENT_TIMESTAMP = "event_timestamp"
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
@@ -23,10 +23,8 @@ def feature_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
     """One table per lookup: join keys, EVENT_TIMESTAMP and the lookup's (prefixed) columns."""
     tables = {}
     for lookup in config.source.lookups:
-        kinds = {key: config.raw_columns[key] for key in lookup.keys} | lookup.columns
-        table = read_table(source, lookup.table, kinds)
-        stamps = [key for key in lookup.keys if kinds[key] == "timestamp"]
-        table = table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
+        table = read_lookup(config, source, lookup)
+        stamps = [key for key in lookup.keys if config.raw_columns[key] == "timestamp"]
         table[EVENT_TIMESTAMP] = table.pop(stamps[0]) if stamps else STATIC_SINCE
         for column, kind in lookup.columns.items():
             if kind == "float":

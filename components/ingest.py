@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from components import storage
-from components.config import ColumnKind, Config
+from components.config import ColumnKind, Config, Lookup
 from components.errors import DataError
 
 FORMATS = ("parquet", "csv")
@@ -70,15 +70,20 @@ def coerce_columns(frame: pd.DataFrame, kinds: dict[str, ColumnKind], where: str
     return pd.DataFrame(out)
 
 
+def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
+    """A lookup table's keys and columns, checked, the columns under their output names."""
+    kinds = {key: config.raw_columns[key] for key in lookup.keys} | lookup.columns
+    table = read_table(source, lookup.table, kinds)
+    return table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
+
+
 def join_lookups(events: pd.DataFrame, config: Config, source: str) -> pd.DataFrame:
     """Left-join each lookup table on its keys; unmatched events get missing values."""
     for lookup in config.source.lookups:
-        kinds = {key: config.raw_columns[key] for key in lookup.keys} | lookup.columns
-        table = read_table(source, lookup.table, kinds)
+        table = read_lookup(config, source, lookup)
         duplicated = table.duplicated(lookup.keys)
         if duplicated.any():
             raise DataError(f"lookup '{lookup.table}': {duplicated.sum()} rows repeat keys {lookup.keys}")
-        table = table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
         events = events.merge(table, on=lookup.keys, how="left")
     return events
 

@@ -133,7 +133,7 @@ def evaluate_component(
     cfg = load_config(config)
     production = models.production(registry, cfg.name)
     with tempfile.TemporaryDirectory() as workdir:
-        baseline = str(storage.download_dir(production.uri, workdir)) if production else None
+        baseline = str(storage.local_folder(production.uri, workdir)) if production else None
         result = evaluate(cfg, storage.read_frame(eval_examples.path), model.path, baseline, evaluation.path)
     for name, value in result.metrics.items():
         metrics.log_metric(name, value)

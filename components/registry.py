@@ -11,7 +11,7 @@ previous production model in place; an incomplete version folder is never pointe
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from components import storage
@@ -76,7 +76,3 @@ def push(registry: str, model: str, model_dir: str, metadata: dict) -> ModelVers
     pointer = {"version": version, "promoted_at": pushed_at}
     storage.write_text(storage.join(_model_root(registry, model), POINTER), json.dumps(pointer))
     return ModelVersion(model, version, storage.join(root, "model"), metadata)
-
-
-def as_dict(version: ModelVersion | None) -> dict | None:
-    return asdict(version) if version else None

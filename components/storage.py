@@ -128,6 +128,11 @@ def download_dir(uri: str, local_dir: str | Path) -> Path:
     return local_dir
 
 
+def local_folder(uri: str, workdir: str | Path) -> Path:
+    """A local path holding the folder at `uri`: the path itself when local, else a download."""
+    return Path(uri) if not is_gcs(uri) else download_dir(uri, Path(workdir) / "download")
+
+
 def local_copy(uri: str, workdir: str | Path) -> Path:
     """A local path holding the file at `uri`: the path itself when local, else a download."""
     if not is_gcs(uri):

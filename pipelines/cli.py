@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from components.errors import LooplineError
@@ -44,7 +45,7 @@ def cmd_train(args) -> int:
     }
     if args.hidden_units:
         hyperparameters["hidden_units"] = args.hidden_units
-    run = lambda: run_training(args.source, args.start, args.end, args.config, args.registry, **hyperparameters)  # noqa: E731
+    run = partial(run_training, args.source, args.start, args.end, args.config, args.registry, **hyperparameters)
     if args.json:
         with _stdout_to_stderr():
             summary = run()

@@ -33,6 +33,9 @@ def test_folders_round_trip(root, tmp_path):
     back = storage.download_dir(storage.join(root, "model"), tmp_path / "back")
     assert (back / "saved_model.pb").read_bytes() == b"\x00\x01"
     assert (back / "variables" / "v.data").read_text() == "weights"
+    usable = storage.local_folder(storage.join(root, "model"), tmp_path / "work")
+    assert (usable / "saved_model.pb").read_bytes() == b"\x00\x01"
+    assert (str(usable) == storage.join(root, "model")) == (not storage.is_gcs(root))  # local: no copy
 
 
 def test_local_writes_leave_no_temporary_files(tmp_path):
