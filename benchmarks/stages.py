@@ -24,15 +24,35 @@ from components import registry, storage
 from components.config import load_config
 from components.datasets import export_nycflights13
 from components.evaluate import evaluate
+from components.features import copy_repo
 from components.ingest import ingest
 from components.train import Hyperparameters, predict, train
-from components.transform import transform
+from components.transform import transform_splits
 from components.validate import validate
+
+FEATURE_REPO = Path(__file__).parents[1] / "feature_repo"
 
 SCHEDULE_ROUTE = {
     "categorical": ["carrier", "origin", "dest"],
     "numeric": ["distance"],
     "time": ["hour", "weekday", "month"],
+}
+WEATHER_PLANE = {
+    "numeric": [
+        "distance",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+        "plane_year",
+        "plane_engines",
+        "plane_seats",
+    ],
 }
 
 
@@ -48,14 +68,16 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
     config = load_config("flights")
     times: dict[str, float] = {}
     train_raw, eval_raw = str(work / "train.parquet"), str(work / "eval.parquet")
+    train_path, eval_path = str(work / "train_ex.parquet"), str(work / "eval_ex.parquet")
     with timed("ingest", times):
         summary = ingest(config, source, "2013-01-01", "2013-07-01", train_raw, eval_raw)
     print(f"  ({summary.train_rows:,} train and {summary.eval_rows:,} eval flights)")
+    repo = str(copy_repo(FEATURE_REPO, work / "stages_repo", "loopline_bench_stages"))
+    with timed("transform (Feast: load the store, point-in-time join)", times):
+        transform_splits(config, source, repo, "2013-07-01", [(train_raw, train_path), (eval_raw, eval_path)])
     with timed("validate (TFDV)", times):
-        validate(config, train_raw, eval_raw, str(work / "validation"))
-    with timed("transform", times):
-        train_ex = transform(storage.read_frame(train_raw), config)
-        eval_ex = transform(storage.read_frame(eval_raw), config)
+        validate(config, train_path, eval_path, str(work / "validation"))
+    train_ex, eval_ex = storage.read_frame(train_path), storage.read_frame(eval_path)
     model = str(work / "model")
     with timed("train (3 members, up to 12 epochs)", times):
         train(train_ex, config, Hyperparameters(), model)
@@ -68,7 +90,7 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
     return times
 
 
-def pipeline_time(source: str, home: Path) -> tuple[float, float]:
+def pipeline_time(source: str, home: Path, repo: Path) -> tuple[float, float]:
     """Wall time of the whole pipeline through kfp.local: first run, then with a production model."""
     from pipelines.local import run_training
 
@@ -76,7 +98,7 @@ def pipeline_time(source: str, home: Path) -> tuple[float, float]:
     results = []
     for _ in range(2):
         start = time.perf_counter()
-        summary = run_training(source, "2013-01-01", "2013-07-01")
+        summary = run_training(source, "2013-01-01", "2013-07-01", feature_repo=str(repo))
         assert summary.succeeded, summary.error
         results.append(time.perf_counter() - start)
     return results[0], results[1]
@@ -85,14 +107,25 @@ def pipeline_time(source: str, home: Path) -> tuple[float, float]:
 def quality(source: str, work: Path) -> list[tuple[str, float, float, float]]:
     """(feature set, Keras AUC, one-member Keras AUC, LightGBM AUC) on July 2013, trained on January-June."""
     flights = load_config("flights")
+    config = flights.model_copy(update={"split": flights.split.model_copy(update={"eval_days": 31})})
+    raw, examples = (
+        [str(work / f"q_{s}.parquet") for s in ("train", "eval")],
+        [str(work / f"q_{s}_ex.parquet") for s in ("train", "eval")],
+    )
+    ingest(config, source, "2013-01-01", "2013-08-01", *raw)
+    repo = str(copy_repo(FEATURE_REPO, work / "quality_repo", "loopline_bench_quality"))
+    transform_splits(config, source, repo, "2013-08-01", list(zip(raw, examples, strict=True)))
+    all_train, all_eval = (storage.read_frame(path) for path in examples)
+    feature_sets = (
+        ("schedule, carrier, route", SCHEDULE_ROUTE),
+        ("+ origin weather, plane", WEATHER_PLANE),
+        ("+ previous leg, route and carrier history (all)", {}),
+    )
     rows = []
-    for name, features in (("schedule, carrier, route", SCHEDULE_ROUTE), ("+ origin weather, plane", None)):
-        config = flights.model_copy(update={"split": flights.split.model_copy(update={"eval_days": 31})})
-        if features:
-            config = config.model_copy(update={"features": flights.features.model_copy(update=features)})
-        ingest(config, source, "2013-01-01", "2013-08-01", str(work / "q_train.parquet"), str(work / "q_eval.parquet"))
-        train_ex = transform(storage.read_frame(str(work / "q_train.parquet")), config)
-        eval_ex = transform(storage.read_frame(str(work / "q_eval.parquet")), config)
+    for name, features in feature_sets:
+        config = config.model_copy(update={"features": flights.features.model_copy(update=features)})
+        columns = [*config.feature_names, "late"]
+        train_ex, eval_ex = all_train[columns], all_eval[columns]
         aucs = []
         for members in (3, 1):
             model = str(work / f"q_model_{len(rows)}_{members}")
@@ -116,21 +149,35 @@ def gradient_boosting_auc(train_ex: pd.DataFrame, eval_ex: pd.DataFrame, categor
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-pipeline", action="store_true", help="time the stages only")
+    parser.add_argument("--skip-pipeline", action="store_true", help="no end-to-end pipeline runs")
+    parser.add_argument("--quality-only", action="store_true", help="only the model-quality table")
     args = parser.parse_args()
+    times: dict[str, float] = {}
+    first = second = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         source = str(work / "source")
         export_nycflights13(source)
-        print("stages, in-process:")
-        times = stage_timings(source, work)
+        if not args.quality_only:
+            print("stages, in-process:")
+            times = stage_timings(source, work)
         print("quality, July 2013:")
         scores = quality(source, work)
-        first = second = None
-        if not args.skip_pipeline:
+        if not (args.skip_pipeline or args.quality_only):
             print("whole pipeline through kfp.local:")
-            first, second = pipeline_time(source, work / "home")
+            first, second = pipeline_time(
+                source, work / "home", copy_repo(FEATURE_REPO, work / "run_repo", "loopline_bench_runs")
+            )
+    if times:
+        print_stages(times, first, second)
+    header = ["features (train Jan-Jun, score July 2013)", "Keras, 3 members", "Keras, 1 member", "LightGBM"]
+    print("\n| " + " | ".join([*header, "Keras - LightGBM"]) + " |")
+    print("|---|---:|---:|---:|---:|")
+    for name, keras_auc, single_auc, gbm_auc in scores:
+        print(f"| {name} | {keras_auc:.4f} | {single_auc:.4f} | {gbm_auc:.4f} | {keras_auc - gbm_auc:+.4f} |")
 
+
+def print_stages(times: dict[str, float], first: float | None, second: float | None) -> None:
     staged = sum(v for k, v in times.items() if "against production" not in k)
     print("\n| stage (January-June 2013) | seconds |\n|---|---:|")
     for label, seconds in times.items():
@@ -139,11 +186,6 @@ def main() -> None:
     if first is not None:
         print(f"| whole pipeline via kfp.local, first run | {first:.1f} ({first / staged:.2f}x the sum) |")
         print(f"| whole pipeline via kfp.local, with a production model | {second:.1f} |")
-    header = ["features (train Jan-Jun, score July 2013)", "Keras, 3 members", "Keras, 1 member", "LightGBM"]
-    print("\n| " + " | ".join([*header, "Keras - LightGBM"]) + " |")
-    print("|---|---:|---:|---:|---:|")
-    for name, keras_auc, single_auc, gbm_auc in scores:
-        print(f"| {name} | {keras_auc:.4f} | {single_auc:.4f} | {gbm_auc:.4f} | {keras_auc - gbm_auc:+.4f} |")
 
 
 if __name__ == "__main__":

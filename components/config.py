@@ -7,6 +7,7 @@ a path (local or gs://) to a YAML file of the same shape.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +20,8 @@ from components.errors import ConfigError
 
 ColumnKind = Literal["string", "int", "float", "timestamp"]
 TimeFeature = Literal["hour", "weekday", "month"]
+PREVIOUS_AT = "previous_known_at"
+HOURS_SINCE_PREVIOUS = "hours_since_previous"
 
 
 class _Strict(BaseModel):
@@ -71,9 +74,29 @@ class Split(_Strict):
 
 
 class Features(_Strict):
+    """The model's inputs, read through one Feast feature service for training and serving alike."""
+
+    service: str
     categorical: list[str] = []
     numeric: list[str] = []
     time: list[TimeFeature] = []
+
+
+class History(_Strict):
+    """Features from the outcomes of past events: the label column's value, once it is known.
+
+    An event's outcome is known `known_after` minutes (a sum of columns, missing counting 0)
+    plus `allowance_minutes` after its timestamp. `previous` names an entity key: each event
+    sees the latest outcome of the same entity known before it (streamed through Feast as the
+    outcomes happen). `trailing` names groups of keys: each event sees its group's label rate
+    over the `trailing_days` before its day.
+    """
+
+    known_after: list[str] = []
+    allowance_minutes: float = Field(default=0, ge=0)
+    previous: str | None = None
+    trailing_days: int = Field(default=28, gt=0)
+    trailing: dict[str, list[str]] = {}
 
 
 class Validation(_Strict):
@@ -102,6 +125,7 @@ class Config(_Strict):
     entity_keys: list[str] = Field(min_length=1)
     split: Split
     features: Features
+    history: History = History()
     validation: Validation
     evaluation: Evaluation
 
@@ -114,12 +138,26 @@ class Config(_Strict):
         return columns
 
     @property
+    def history_columns(self) -> dict[str, ColumnKind]:
+        """Columns the feature store derives from past outcomes, the request-time ones included."""
+        columns: dict[str, ColumnKind] = {}
+        if self.history.previous:
+            columns |= {
+                f"previous_{self.label.column}": "float",
+                PREVIOUS_AT: "timestamp",
+                HOURS_SINCE_PREVIOUS: "float",
+            }
+        for group in self.history.trailing:
+            columns |= {f"{group}_{self.label.name}_rate": "float", f"{group}_events": "float"}
+        return columns
+
+    @property
     def feature_names(self) -> list[str]:
         return [*self.features.categorical, *self.features.numeric, *self.features.time]
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Config:
-        known = self.raw_columns
+        known = self.raw_columns | self.history_columns
         checks = [
             ("label.column", [self.label.column]),
             ("entity_keys", self.entity_keys),
@@ -129,6 +167,9 @@ class Config(_Strict):
         ]
         checks += [("evaluation.slices", s) for s in self.evaluation.slices]
         checks += [(f"source.lookups[{lu.table}].keys", lu.keys) for lu in self.source.lookups]
+        checks += [("history.known_after", self.history.known_after)]
+        checks += [("history.previous", [self.history.previous])] if self.history.previous else []
+        checks += [(f"history.trailing[{group}]", keys) for group, keys in self.history.trailing.items()]
         for field, names in checks:
             slice_names = set(self.features.time) if field == "evaluation.slices" else set()
             for name in names:
@@ -142,17 +183,23 @@ class Config(_Strict):
 def load_config(name_or_path: str) -> Config:
     """Load and validate a configuration by packaged name or by path; errors name the key."""
     if name_or_path.endswith((".yaml", ".yml")):
-        where = name_or_path
         try:
-            text = storage.read_text(name_or_path)
+            return _parse(storage.read_text(name_or_path), name_or_path)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {name_or_path}") from None
-    else:
-        where = f"{name_or_path}.yaml"
-        packaged = resources.files("components") / "configs" / where
-        if not packaged.is_file():
-            raise ConfigError(f"no packaged config named '{name_or_path}'")
-        text = packaged.read_text()
+    return _packaged(name_or_path)
+
+
+@cache
+def _packaged(name: str) -> Config:
+    """A packaged configuration, loaded once per process (request-time features read it per call)."""
+    packaged = resources.files("components") / "configs" / f"{name}.yaml"
+    if not packaged.is_file():
+        raise ConfigError(f"no packaged config named '{name}'")
+    return _parse(packaged.read_text(), f"{name}.yaml")
+
+
+def _parse(text: str, where: str) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

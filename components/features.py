@@ -1,26 +1,92 @@
-"""Feature tables for the Feast repository (feature_repo/): the config's lookups, stamped in time.
+"""The feature store's data (feature_repo/): offline tables, the outcome stream, the online store,
+and training sets through the config's feature service.
 
-Each lookup of the config becomes one offline table `data/<table>.parquet` in the repository:
-its keys other than the timestamp are the entity's join keys, and `event_timestamp` is the
-lookup's timestamp key (weather: the observation hour) or, for a lookup without one (planes),
-STATIC_SINCE, so that it joins every later event.
+Offline tables, written into `<repo>/data/` from the source:
+- one per lookup of the config: its keys other than the timestamp are the entity's join keys;
+  `event_timestamp` is the lookup's timestamp key (weather: the observation hour) or, for a lookup
+  without one (planes), STATIC_SINCE, so that it joins every later event;
+- one per trailing group of `history`: the group's label rate and event count over the
+  `trailing_days` before each day, stamped at midnight UTC (outcomes known before it only);
+- `outcomes.parquet`: the outcome stream, filled only by pushes (`replay`), one event per outcome
+  as it becomes known, e.g. an aircraft landing.
 """
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from components.config import Config
+from components.config import PREVIOUS_AT, Config, Lookup
 from components.errors import LooplineError
-from components.ingest import read_lookup
+from components.ingest import label, read_table
 
 EVENT_TIMESTAMP = "event_timestamp"
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
+OUTCOMES = "outcomes"  # the push source's name and its offline table
+ROW = "_row"  # keeps the events' order through the point-in-time join
+
+
+def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
+    """A lookup table's keys and columns, checked, the columns under their output names."""
+    kinds = {key: config.raw_columns[key] for key in lookup.keys} | lookup.columns
+    table = read_table(source, lookup.table, kinds)
+    return table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
+
+
+def known_at(events: pd.DataFrame, config: Config) -> pd.Series:
+    """When each event's outcome becomes known: its timestamp plus `history`'s minutes."""
+    spec = config.history
+    minutes = sum((events[c].astype("float64").fillna(0) for c in spec.known_after), start=spec.allowance_minutes)
+    return events[config.source.timestamp] + pd.to_timedelta(minutes, unit="min")
+
+
+def outcome_stream(config: Config, events: pd.DataFrame) -> pd.DataFrame:
+    """One push event per known outcome, in time order: the `history.previous` key, the outcome
+    value as `previous_<label column>` and when it became known (also its event timestamp)."""
+    key, value = config.history.previous, config.label.column
+    complete = events[[key, value, *config.history.known_after]].notna().all(axis=1)
+    stamps = known_at(events, config)
+    stream = pd.DataFrame(
+        {
+            key: events[key].astype("string"),
+            EVENT_TIMESTAMP: stamps,
+            f"previous_{value}": events[value].astype("float32"),
+            PREVIOUS_AT: stamps,
+        }
+    )[complete]
+    stream = stream.sort_values(EVENT_TIMESTAMP, kind="stable").drop_duplicates([key, EVENT_TIMESTAMP], keep="last")
+    return stream.reset_index(drop=True)
+
+
+def trailing_rates(config: Config, events: pd.DataFrame, group: str, keys: list[str]) -> pd.DataFrame:
+    """Per `keys` and day: the label rate and count of outcomes known in the `trailing_days` before
+    that day's midnight (UTC), which stamps the row. Days without such outcomes have no row."""
+    name = config.label.name
+    labelled = label(events, config).assign(day=known_at(events, config).dt.floor("D") + pd.Timedelta(days=1))
+    labelled = labelled.dropna(subset=keys)
+    daily = labelled.groupby([*keys, "day"])[name].agg(["sum", "count"])
+    wide = daily.unstack(keys, fill_value=0)
+    days = pd.date_range(wide.index.min(), wide.index.max() + pd.Timedelta(days=config.history.trailing_days - 1))
+    window = wide.reindex(days, fill_value=0).rolling(config.history.trailing_days, min_periods=1).sum()
+    window.index.name = EVENT_TIMESTAMP
+    long = window.stack(list(range(1, len(keys) + 1)), future_stack=True).reset_index()
+    long = long[long["count"] > 0]
+    return pd.DataFrame(
+        {
+            **{key: long[key].astype(object) for key in keys},
+            EVENT_TIMESTAMP: long[EVENT_TIMESTAMP],
+            f"{group}_{name}_rate": (long["sum"] / long["count"]).astype("float32"),
+            f"{group}_events": long["count"].astype("float32"),
+        }
+    ).reset_index(drop=True)
 
 
 def feature_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
-    """One table per lookup: join keys, EVENT_TIMESTAMP and the lookup's (prefixed) columns."""
+    """Every batch table: one per lookup and one per trailing group (`<group>_rates`)."""
     tables = {}
     for lookup in config.source.lookups:
         table = read_lookup(config, source, lookup)
@@ -30,18 +96,39 @@ def feature_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
             if kind == "float":
                 table[lookup.output_name(column)] = table[lookup.output_name(column)].astype("float32")
         tables[lookup.table] = table
+    if config.history.trailing:
+        events = read_table(source, config.source.table, config.source.columns)
+        for group, keys in config.history.trailing.items():
+            tables[f"{group}_rates"] = trailing_rates(config, events, group, keys)
     return tables
 
 
 def write_feature_tables(config: Config, source: str, repo_path: str) -> dict[str, int]:
-    """Write the offline tables into `<repo_path>/data/`; returns rows per table."""
+    """Write the batch tables into `<repo_path>/data/` (replacing them) and, when the config has a
+    previous-outcome stream, an empty outcome table unless one exists; returns rows per table."""
     data = Path(repo_path, "data")
     data.mkdir(parents=True, exist_ok=True)
     rows = {}
     for table, frame in feature_tables(config, source).items():
-        frame.to_parquet(data / f"{table}.parquet", index=False)
+        _write_atomic(frame, data / f"{table}.parquet")
         rows[table] = len(frame)
+    outcomes = data / f"{OUTCOMES}.parquet"
+    if config.history.previous and not outcomes.exists():
+        events = read_table(source, config.source.table, config.source.columns).head(0)
+        _write_atomic(outcome_stream(config, events), outcomes)
     return rows
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    partial = path.with_suffix(".partial")
+    _microseconds(frame).to_parquet(partial, index=False)
+    partial.replace(path)
+
+
+def _microseconds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps in microseconds: DuckDB reads nanosecond UTC timestamps in Parquet as strings."""
+    stamps = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    return frame.astype({c: "datetime64[us, UTC]" for c in stamps})
 
 
 def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
@@ -55,18 +142,61 @@ def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
     return FeatureStore(repo_path=repo_path, fs_yaml_file=Path(fs_yaml_file) if fs_yaml_file else None)
 
 
+def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
+    """Register the repository's definitions: `feast apply` in the repository, as a user runs it."""
+    feast = Path(sys.executable).with_name("feast")
+    env = os.environ | ({"FEAST_FS_YAML_FILE_PATH": str(Path(fs_yaml_file).resolve())} if fs_yaml_file else {})
+    done = subprocess.run(
+        [str(feast) if feast.exists() else shutil.which("feast") or "feast", "apply"],
+        cwd=repo_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-10:])
+        raise LooplineError(f"`feast apply` failed in {repo_path}:\n{tail}")
+
+
+def replay(
+    config: Config, source: str, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
+) -> int:
+    """Push the outcomes known up to `end` (inclusive) that the store has not seen yet, a day at a
+    time in time order, to the online and offline stores: the stream as it would have arrived.
+    Returns the number of events pushed."""
+    from feast.data_source import PushMode
+
+    if not config.history.previous:
+        return 0
+    store = feature_store(repo_path, fs_yaml_file)
+    if not any(s.name == OUTCOMES for s in store.list_data_sources()):
+        raise LooplineError(
+            f"push source '{OUTCOMES}' is not registered for {repo_path}: run `feast apply` there first"
+        )
+    seen = pd.read_parquet(Path(repo_path, "data", f"{OUTCOMES}.parquet"), columns=[EVENT_TIMESTAMP])
+    since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
+    stream = outcome_stream(config, read_table(source, config.source.table, config.source.columns))
+    todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
+    for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):
+        store.push(OUTCOMES, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
+    return len(todo)
+
+
 def materialize(
     repo_path: str, end: pd.Timestamp, start: pd.Timestamp | None = None, fs_yaml_file: str | Path | None = None
 ) -> dict[str, tuple[str, str]]:
-    """Load the online store with every feature view's values up to `end`, incrementally.
+    """Load the online store with every batch view's values up to `end`, incrementally.
 
     Each view continues from where its last materialization ended; a view never materialized
     starts at STATIC_SINCE (Feast's own incremental start is "now minus the TTL", which misses
     historical data such as 2013). `start` forces a window, e.g. to load again: writing the
-    same values twice leaves the online store as it was. Returns each view's window.
+    same values twice leaves the online store as it was. Views fed by a push source are left to
+    their stream (`replay`). Returns each view's window.
     """
+    from feast.data_source import PushSource
+
     store = feature_store(repo_path, fs_yaml_file)
-    views = store.list_feature_views()
+    views = [v for v in store.list_feature_views() if not isinstance(v.stream_source, PushSource)]
     if not views:
         raise LooplineError(f"no feature views are registered for {repo_path}: run `feast apply` there first")
     windows = {}
@@ -78,11 +208,38 @@ def materialize(
     return windows
 
 
+def load(
+    config: Config, source: str, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
+) -> dict[str, int]:
+    """Everything the store needs up to `end`: batch tables written, definitions applied, the
+    outcome stream replayed and the batch views materialized. Returns rows per table and pushes."""
+    rows = write_feature_tables(config, source, repo_path)
+    apply(repo_path, fs_yaml_file)
+    rows[OUTCOMES] = replay(config, source, repo_path, end, fs_yaml_file)
+    materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
+    return rows
+
+
+def training_set(
+    config: Config, events: pd.DataFrame, repo_path: str, fs_yaml_file: str | Path | None = None
+) -> pd.DataFrame:
+    """`events` with the feature service's values as of each event's timestamp (point in time),
+    in the events' order."""
+    store = feature_store(repo_path, fs_yaml_file)
+    name = config.features.service
+    try:
+        service = store.get_feature_service(name)
+    except Exception:  # Feast raises its own not-found error per registry type
+        raise LooplineError(f"feature service '{name}' is not registered for {repo_path}: run `feast apply`") from None
+    entity_df = events.assign(**{EVENT_TIMESTAMP: events[config.source.timestamp], ROW: np.arange(len(events))})
+    joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
+    joined = joined.sort_values(ROW).drop(columns=[ROW, EVENT_TIMESTAMP]).reset_index(drop=True)
+    return joined[[*events.columns, *[c for c in joined.columns if c not in events.columns]]]
+
+
 def copy_repo(repo_path: str | Path, dest: str | Path, project: str) -> Path:
     """A copy of the repository's definitions and YAMLs under another Feast project name, so that
     tests and benchmarks share Redis and PostgreSQL without touching the real project."""
-    import shutil
-
     dest = Path(dest)
     shutil.copytree(repo_path, dest, ignore=shutil.ignore_patterns("data", "__pycache__"))
     for yaml in dest.glob("feature_store*.yaml"):

@@ -1,4 +1,4 @@
-"""Ingest: read the event table and its lookups from a source, label, and split by time.
+"""Ingest: read the event table from a source, label, and split by time.
 
 A source is a folder (local or gs://) holding one file per table, `<table>.parquet` or
 `<table>.csv`. Events in the window [start, end) are kept; the last `eval_days` of the window
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from components import storage
-from components.config import ColumnKind, Config, Lookup
+from components.config import ColumnKind, Config
 from components.errors import DataError
 
 FORMATS = ("parquet", "csv")
@@ -70,24 +70,6 @@ def coerce_columns(frame: pd.DataFrame, kinds: dict[str, ColumnKind], where: str
     return pd.DataFrame(out)
 
 
-def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
-    """A lookup table's keys and columns, checked, the columns under their output names."""
-    kinds = {key: config.raw_columns[key] for key in lookup.keys} | lookup.columns
-    table = read_table(source, lookup.table, kinds)
-    return table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
-
-
-def join_lookups(events: pd.DataFrame, config: Config, source: str) -> pd.DataFrame:
-    """Left-join each lookup table on its keys; unmatched events get missing values."""
-    for lookup in config.source.lookups:
-        table = read_lookup(config, source, lookup)
-        duplicated = table.duplicated(lookup.keys)
-        if duplicated.any():
-            raise DataError(f"lookup '{lookup.table}': {duplicated.sum()} rows repeat keys {lookup.keys}")
-        events = events.merge(table, on=lookup.keys, how="left")
-    return events
-
-
 def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Add the binary label column; rows missing the label source follow `label.missing`."""
     spec = config.label
@@ -99,14 +81,14 @@ def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def ingest(config: Config, source: str, start: str, end: str, train_uri: str, eval_uri: str) -> IngestSummary:
-    """Read, window, join, label and split; write train and eval as Parquet, in time order."""
+    """Read, window, label and split; write train and eval as Parquet, in time order."""
     begin, finish = _parse_window(start, end)
     events = read_table(source, config.source.table, config.source.columns)
     stamp = events[config.source.timestamp]
     events = events[(stamp >= begin) & (stamp < finish)].sort_values(config.source.timestamp, kind="stable")
     if events.empty:
         raise DataError(f"no events in the window [{start}, {end}) of table '{config.source.table}'")
-    events = label(join_lookups(events, config, source), config)
+    events = label(events, config)
     eval_start = finish - pd.Timedelta(days=config.split.eval_days)
     is_eval = events[config.source.timestamp] >= eval_start
     splits = {"train": events[~is_eval], "eval": events[is_eval]}

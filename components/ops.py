@@ -30,8 +30,8 @@ def ingest_component(
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def validate_component(
     config: str,
-    train_data: Input[Dataset],
-    eval_data: Input[Dataset],
+    train_examples: Input[Dataset],
+    eval_examples: Input[Dataset],
     statistics: Output[Artifact],
     schema: Output[Artifact],
     anomalies: Output[Artifact],
@@ -46,7 +46,7 @@ def validate_component(
     from components.validate import validate
 
     try:
-        validate(load_config(config), train_data.path, eval_data.path, statistics.path)
+        validate(load_config(config), train_examples.path, eval_examples.path, statistics.path)
     finally:  # the report and anomalies matter most when validation fails
         for name, artifact in (("schema.pbtxt", schema), ("anomalies.pbtxt", anomalies), ("report.html", report)):
             if Path(statistics.path, name).exists():
@@ -57,21 +57,23 @@ def validate_component(
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def transform_component(
     config: str,
+    source: str,
+    feature_repo: str,
+    end: str,
     train_data: Input[Dataset],
     eval_data: Input[Dataset],
     train_examples: Output[Dataset],
     eval_examples: Output[Dataset],
 ):
-    """Apply the shared feature function to both splits."""
-    from components import storage
+    """Load the Feast store up to `end`, then build both splits' examples through its feature service."""
     from components.config import load_config
-    from components.transform import transform
+    from components.transform import transform_splits
 
-    cfg = load_config(config)
-    for source, target in ((train_data, train_examples), (eval_data, eval_examples)):
-        examples = transform(storage.read_frame(source.path), cfg)
-        storage.write_frame(examples, target.path)
-        target.metadata.update(rows=len(examples), features=list(examples.columns))
+    pairs = [(train_data.path, train_examples.path), (eval_data.path, eval_examples.path)]
+    rows = transform_splits(load_config(config), source, feature_repo, end, pairs)
+    print("transform: " + ", ".join(f"{name.rsplit('/', 1)[-1]} {count:,}" for name, count in rows.items()))
+    for _, target in pairs:
+        target.metadata.update(rows=rows[target.path])
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

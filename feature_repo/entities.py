@@ -12,3 +12,7 @@ origin = Entity(
 aircraft = Entity(
     name="aircraft", join_keys=["tailnum"], value_type=ValueType.STRING, description="The aircraft by tail number."
 )
+
+dest = Entity(name="dest", join_keys=["dest"], value_type=ValueType.STRING, description="Arrival airport.")
+
+carrier = Entity(name="carrier", join_keys=["carrier"], value_type=ValueType.STRING, description="The airline.")

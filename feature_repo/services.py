@@ -1,11 +1,14 @@
 """The one feature service: training reads it offline, serving reads it online."""
 
+from departure import departure
 from feast import FeatureService
+from history import carrier_history, previous_leg, route_history
 from planes import plane
 from weather import origin_weather
 
 flight_delay = FeatureService(
     name="flight_delay",
-    features=[origin_weather, plane],
-    description="Context of a flight at its scheduled departure: origin weather and aircraft.",
+    features=[origin_weather, plane, previous_leg, route_history, carrier_history, departure],
+    description="A flight at its scheduled departure: origin weather, aircraft, its previous leg, "
+    "route and carrier history, and the local time.",
 )

@@ -45,7 +45,16 @@ def cmd_train(args) -> int:
     }
     if args.hidden_units:
         hyperparameters["hidden_units"] = args.hidden_units
-    run = partial(run_training, args.source, args.start, args.end, args.config, args.registry, **hyperparameters)
+    run = partial(
+        run_training,
+        args.source,
+        args.start,
+        args.end,
+        args.config,
+        args.registry,
+        args.feature_repo,
+        **hyperparameters,
+    )
     if args.json:
         with _stdout_to_stderr():
             summary = run()
@@ -74,11 +83,12 @@ def cmd_features(args) -> int:
     import pandas as pd
 
     from components.config import load_config
-    from components.features import materialize, write_feature_tables
+    from components.features import materialize, replay, write_feature_tables
 
+    config = load_config(args.config)
     if args.action == "write":
-        for table, count in write_feature_tables(load_config(args.config), args.source, args.repo).items():
-            print(f"{table:>9}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
+        for table, count in write_feature_tables(config, args.source, args.repo).items():
+            print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
         return 0
     if not args.end:
         raise LooplineError("features materialize needs --end, e.g. --end 2013-07-01")
@@ -86,6 +96,8 @@ def cmd_features(args) -> int:
         end = pd.Timestamp(args.end, tz="UTC")
     except ValueError:
         raise LooplineError(f"--end {args.end!r} is not a date like 2013-07-01") from None
+    pushed = replay(config, args.source, args.repo, end)
+    print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
     for view, (start, stop) in materialize(args.repo, end).items():
         print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")
     return 0
@@ -135,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
     train.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     train.add_argument("--registry", default=None, help="model registry (local or gs://)")
+    train.add_argument("--feature-repo", default=None, help="the Feast repository (default ./feature_repo)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
@@ -147,16 +160,17 @@ def parser() -> argparse.ArgumentParser:
     features.add_argument(
         "action",
         choices=["write", "materialize"],
-        help="write: the offline tables from the source; materialize: the online store up to --end",
+        help="write: the offline tables from the source; materialize: push the outcome stream and load "
+        "the online store up to --end",
     )
     features.add_argument(
         "--repo",
-        default=os.environ.get("LOOPLINE_FEATURE_REPO", "feature_repo"),
+        default=str(local.feature_repo_dir()),
         help="the Feast repository (default ./feature_repo or LOOPLINE_FEATURE_REPO)",
     )
     features.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
     features.add_argument("--config", default="flights", help="packaged config name or a YAML path")
-    features.add_argument("--end", help="materialize values stamped up to this date (inclusive)")
+    features.add_argument("--end", help="push and materialize values stamped up to this date (inclusive)")
     features.set_defaults(func=cmd_features)
 
     comp = sub.add_parser("compile", help="write the pipeline YAML for the Kubeflow dashboard")

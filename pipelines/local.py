@@ -2,7 +2,7 @@
 
 Everything local lives under LOOPLINE_HOME (default ~/.loopline): `data/` (source tables),
 `runs/` (the pipeline root: every task's artifacts), `registry/` (models and the production
-pointer).
+pointer). The Feast repository is ./feature_repo unless LOOPLINE_FEATURE_REPO names another.
 """
 
 import json
@@ -24,6 +24,10 @@ def home() -> Path:
 
 def data_dir() -> Path:
     return home() / "data" / "nycflights13"
+
+
+def feature_repo_dir() -> Path:
+    return Path(os.environ.get("LOOPLINE_FEATURE_REPO") or "feature_repo").resolve()
 
 
 def runs_dir() -> Path:
@@ -72,7 +76,13 @@ def _reports(run: Path) -> dict[str, str]:
 
 
 def run_training(
-    source: str, start: str, end: str, config: str = "flights", registry_uri: str | None = None, **hyperparameters
+    source: str,
+    start: str,
+    end: str,
+    config: str = "flights",
+    registry_uri: str | None = None,
+    feature_repo: str | None = None,
+    **hyperparameters,
 ) -> RunSummary:
     """Run the training pipeline through kfp.local; returns what happened, failed or not."""
     from kfp import local
@@ -81,6 +91,7 @@ def run_training(
     from pipelines.training import training_pipeline
 
     registry_uri = registry_uri or str(registry_dir())
+    feature_repo = str(Path(feature_repo).resolve()) if feature_repo else str(feature_repo_dir())
     model_name = load_config(config).name  # validates the config before any task starts
     if not storage.is_gcs(registry_uri):
         Path(registry_uri).mkdir(parents=True, exist_ok=True)
@@ -90,7 +101,15 @@ def run_training(
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(runs_dir()))
     error = ""
     try:
-        training_pipeline(source=source, start=start, end=end, registry=registry_uri, config=config, **hyperparameters)
+        training_pipeline(
+            source=source,
+            start=start,
+            end=end,
+            registry=registry_uri,
+            feature_repo=feature_repo,
+            config=config,
+            **hyperparameters,
+        )
     except RuntimeError as failure:
         error = ANSI.sub("", str(failure))
     run = _latest_run(existing)

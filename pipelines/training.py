@@ -1,6 +1,7 @@
 """The training pipeline, defined once: run locally by kfp.local, compiled for Kubeflow.
 
-ingest -> validate (TFDV) -> transform -> train -> evaluate (TFMA vs production) -> push if blessed
+ingest -> transform (Feast: load the store, point-in-time training set) -> validate (TFDV)
+       -> train -> evaluate (TFMA vs production) -> push if blessed
 """
 
 from kfp import dsl
@@ -17,12 +18,15 @@ from components.ops import (
 PIPELINE_NAME = "loopline-training"
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Ingest, validate, transform, train, evaluate and push a model.")
+@dsl.pipeline(
+    name=PIPELINE_NAME, description="Ingest, transform through Feast, validate, train, evaluate and push a model."
+)
 def training_pipeline(
     source: str,
     start: str,
     end: str,
     registry: str,
+    feature_repo: str,
     config: str = "flights",
     epochs: int = 12,
     batch_size: int = 512,
@@ -31,12 +35,19 @@ def training_pipeline(
     ensemble: int = 3,
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
-    checked = validate_component(
-        config=config, train_data=data.outputs["train_data"], eval_data=data.outputs["eval_data"]
-    )
     examples = transform_component(
-        config=config, train_data=data.outputs["train_data"], eval_data=data.outputs["eval_data"]
-    ).after(checked)
+        config=config,
+        source=source,
+        feature_repo=feature_repo,
+        end=end,
+        train_data=data.outputs["train_data"],
+        eval_data=data.outputs["eval_data"],
+    )
+    checked = validate_component(
+        config=config,
+        train_examples=examples.outputs["train_examples"],
+        eval_examples=examples.outputs["eval_examples"],
+    )
     trained = train_component(
         config=config,
         train_examples=examples.outputs["train_examples"],
@@ -45,7 +56,7 @@ def training_pipeline(
         learning_rate=learning_rate,
         hidden_units=hidden_units,
         ensemble=ensemble,
-    )
+    ).after(checked)
     evaluation = evaluate_component(
         config=config,
         eval_examples=examples.outputs["eval_examples"],

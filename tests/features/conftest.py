@@ -1,21 +1,13 @@
-"""Feast repositories built from feature_repo/ on the real tables: SQLite, and Redis + PostgreSQL."""
+"""The Redis + PostgreSQL variant of the Feast repository (the SQLite one is in tests/conftest.py)."""
 
-import os
 import shutil
 import subprocess
-import sys
-import uuid
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from components.features import copy_repo, feature_store
+from components.features import feature_store
+from tests.conftest import build_repo
 
-REPO = Path(__file__).parents[2] / "feature_repo"
-FEAST = str(Path(sys.executable).with_name("feast"))
-LOOPLINE = str(Path(sys.executable).with_name("loopline"))
-END = pd.Timestamp("2013-02-01", tz="UTC")
 REDIS = "127.0.0.1:6379"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -48,27 +40,6 @@ def _ensure(name: str, answers, start: list[str]) -> None:
         if answers():
             return
     pytest.skip(f"{name} does not answer on 127.0.0.1 and could not be started ({start[0]})")
-
-
-def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
-    """Copy feature_repo/ under a project name of its own, then write the tables, `feast apply` and
-    materialize with the commands a user runs; returns the folder and the YAML it uses."""
-    yaml_path = copy_repo(REPO, folder, f"loopline_test_{uuid.uuid4().hex[:8]}") / yaml_name
-    env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
-    steps = [
-        [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
-        [FEAST, "apply"],
-        [LOOPLINE, "features", "materialize", "--repo", str(folder), "--end", END.date().isoformat()],
-    ]
-    for step in steps:  # as a user would, each with the setting that picks the YAML
-        done = subprocess.run(step, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    return folder, yaml_path
-
-
-@pytest.fixture(scope="session")
-def sqlite_repo(source, tmp_path_factory):
-    return build_repo(tmp_path_factory.mktemp("sqlite") / "repo", source, "feature_store.yaml")
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,27 @@ import pandas as pd
 import pytest
 
 from components.config import load_config
-from components.features import STATIC_SINCE, feature_store, materialize
+from components.features import (
+    EVENT_TIMESTAMP,
+    OUTCOMES,
+    STATIC_SINCE,
+    feature_store,
+    materialize,
+    outcome_stream,
+    replay,
+)
+from components.ingest import read_table
 from components.transform import make_features
-from tests.features.conftest import END
+from tests.conftest import END
 
 pytestmark = pytest.mark.slow
 
 WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 PLANE = ["plane_year", "plane_type", "plane_manufacturer", "plane_engines", "plane_seats"]
+HISTORY = ["previous_arr_delay", "route_late_rate", "route_events", "carrier_late_rate", "carrier_events"]
+REQUEST = ["hour", "weekday", "month", "hours_since_previous"]
+SERVED = WEATHER + PLANE + HISTORY + REQUEST
+KEYS = ["origin", "dest", "carrier", "tailnum"]
 
 
 def store_of(repo):
@@ -22,13 +35,20 @@ def store_of(repo):
 
 
 def historical(store, rows: pd.DataFrame) -> pd.DataFrame:
+    """Point-in-time values as of each row's time_hour (also its scheduled departure)."""
     service = store.get_feature_service("flight_delay")
-    return store.get_historical_features(entity_df=rows, features=service).to_df()
+    return store.get_historical_features(
+        entity_df=rows.assign(event_timestamp=rows.time_hour), features=service
+    ).to_df()
 
 
 def online(store, rows: list[dict]) -> dict:
     service = store.get_feature_service("flight_delay")
     return store.get_online_features(features=service, entity_rows=rows).to_dict()
+
+
+def flight(tailnum="N14228", origin="EWR", dest="IAH", carrier="UA", at=END) -> dict:
+    return {"origin": origin, "dest": dest, "carrier": carrier, "tailnum": tailnum, "time_hour": at}
 
 
 def same(a, b) -> bool:
@@ -37,35 +57,40 @@ def same(a, b) -> bool:
     return a == pytest.approx(b) if isinstance(a, float) else a == b
 
 
-def test_no_value_stamped_after_the_event_joins(sqlite_repo, source):
+def test_no_weather_stamped_after_the_event_joins(sqlite_repo, source):
     weather = pd.read_parquet(f"{source}/weather.parquet").set_index(["origin", "time_hour"])
     ewr = weather.loc["EWR", "temp"]
     hours = ewr.index[(ewr.index >= "2013-01-15") & (ewr.diff() != 0)]
     hour = next(h for h in hours if h - pd.Timedelta(hours=1) in ewr.index)  # the temperature changed at `hour`
-    rows = pd.DataFrame(
-        {
-            "origin": ["EWR", "EWR"],
-            "tailnum": ["N14228", "N14228"],
-            "event_timestamp": [hour - pd.Timedelta(seconds=1), hour],
-        }
-    )
-    joined = historical(store_of(sqlite_repo), rows).sort_values("event_timestamp")
+    rows = pd.DataFrame([flight(at=hour - pd.Timedelta(seconds=1)), flight(at=hour)])
+    joined = historical(store_of(sqlite_repo), rows).sort_values("time_hour")
     before, at = joined["temp"].tolist()
     assert before == pytest.approx(weather.loc[("EWR", hour - pd.Timedelta(hours=1)), "temp"])
     assert at == pytest.approx(weather.loc[("EWR", hour), "temp"])
     assert before != at
 
 
+def test_a_previous_leg_joins_only_once_it_has_landed(sqlite_repo, source):
+    """The pushed stream, read back point in time: a leg in the air at the departure never joins."""
+    stream = pd.read_parquet(f"{sqlite_repo[0]}/data/{OUTCOMES}.parquet").sort_values(EVENT_TIMESTAMP)
+    legs = stream[stream.tailnum == stream.tailnum.iloc[len(stream) // 2]]
+    first, second = legs.iloc[0], legs.iloc[1]
+    landed = second[EVENT_TIMESTAMP]
+    rows = pd.DataFrame(
+        [flight(second.tailnum, at=landed - pd.Timedelta(minutes=1)), flight(second.tailnum, at=landed)]
+    )
+    joined = historical(store_of(sqlite_repo), rows).sort_values("time_hour")
+    assert joined["previous_arr_delay"].tolist() == [first.previous_arr_delay, second.previous_arr_delay]
+    assert joined["hours_since_previous"].iloc[1] == 0.0
+    config = load_config("flights")
+    every = outcome_stream(config, read_table(source, "flights", config.source.columns))
+    assert len(stream) == (every[EVENT_TIMESTAMP] <= END).sum()  # all pushed up to END, none after
+
+
 def test_every_entity_row_comes_back_even_when_rows_share_keys_and_time(sqlite_repo):
     hour = pd.Timestamp("2013-01-10T14:00:00Z")
-    rows = pd.DataFrame(
-        {
-            "origin": ["EWR", "EWR", "EWR"],
-            "tailnum": ["N14228", "N24211", "N14228"],
-            "event_timestamp": [hour, hour, hour + pd.Timedelta(hours=1)],
-            "flight": [1, 2, 3],
-        }
-    )
+    rows = pd.DataFrame([flight("N14228", at=hour), flight("N24211", at=hour), flight("N14228", at=hour)])
+    rows["flight"] = [1, 2, 3]
     joined = historical(store_of(sqlite_repo), rows)
     assert sorted(joined["flight"]) == [1, 2, 3]
     assert joined.set_index("flight").loc[2, "plane_year"] == 1998.0
@@ -74,36 +99,40 @@ def test_every_entity_row_comes_back_even_when_rows_share_keys_and_time(sqlite_r
 def test_offline_and_online_agree_after_materialization(repo, source):
     store = store_of(repo)
     flights = pd.read_parquet(f"{source}/flights.parquet")
-    sample = flights[flights.tailnum.notna()].sample(40, random_state=3)[["origin", "tailnum"]].drop_duplicates()
-    rows = sample.assign(event_timestamp=END)  # materialization includes values stamped at its end
+    sample = flights[flights.tailnum.notna() & (flights.time_hour < END)].sample(40, random_state=3)
+    rows = sample[KEYS].drop_duplicates().assign(time_hour=END)  # materialized values include those stamped at END
     offline = historical(store, rows)
-    live = online(store, sample.to_dict("records"))
-    for i, (origin, tailnum) in enumerate(zip(live["origin"], live["tailnum"], strict=True)):
-        expected = offline[(offline.origin == origin) & (offline.tailnum == tailnum)].iloc[0]
-        for name in WEATHER + PLANE:
-            assert same(expected[name] if not pd.isna(expected[name]) else None, live[name][i]), (name, origin, tailnum)
+    live = online(store, rows.to_dict("records"))
+    assert pd.notna(offline["previous_arr_delay"]).sum() > 30 and pd.notna(offline["route_late_rate"]).all()
+    for i, keys in enumerate(zip(*(live[k] for k in KEYS), strict=True)):
+        expected = offline[(offline[KEYS] == keys).all(axis=1)].iloc[0]
+        for name in SERVED:
+            assert same(expected[name] if not pd.isna(expected[name]) else None, live[name][i]), (name, keys)
 
 
 def test_sqlite_and_redis_return_the_same_values(sqlite_repo, redis_repo):
-    rows = [{"origin": o, "tailnum": t} for o, t in [("EWR", "N14228"), ("JFK", "N24211"), ("LGA", "N619AA")]]
+    rows = [flight("N14228"), flight("N24211", "JFK", "MIA", "AA"), flight("N619AA", "LGA", "ATL", "DL")]
     a, b = online(store_of(sqlite_repo), rows), online(store_of(redis_repo), rows)
-    for name in WEATHER + PLANE:
+    for name in SERVED:
         assert all(same(x, y) for x, y in zip(a[name], b[name], strict=True)), name
 
 
-def test_materializing_again_changes_nothing(repo):
+def test_materializing_and_replaying_again_changes_nothing(repo, source):
     store = store_of(repo)
-    rows = [{"origin": "JFK", "tailnum": "N24211"}, {"origin": "LGA", "tailnum": "N619AA"}]
+    rows = [flight("N24211", "JFK", "MIA", "AA"), flight("N619AA", "LGA", "ATL", "DL")]
     before = online(store, rows)
+    outcomes = f"{repo[0]}/data/{OUTCOMES}.parquet"
+    pushed = pd.read_parquet(outcomes)
     materialize(str(repo[0]), END, start=STATIC_SINCE, fs_yaml_file=repo[1])
+    assert replay(load_config("flights"), source, str(repo[0]), END, repo[1]) == 0  # nothing new to push
     assert online(store_of(repo), rows) == before
+    assert pd.read_parquet(outcomes).equals(pushed)
 
 
 def test_an_unknown_aircraft_gets_missing_values_the_model_takes(repo):
-    live = online(store_of(repo), [{"origin": "EWR", "tailnum": "N0NEW"}])
-    assert all(live[name] == [None] for name in PLANE) and live["temp"][0] is not None
-    rows = pd.DataFrame(live).assign(
-        carrier="UA", dest="IAH", distance=1400.0, time_hour=pd.Timestamp("2013-01-31T20:00:00Z")
-    )
-    features = make_features(rows, load_config("flights"))
+    live = online(store_of(repo), [flight("N0NEW")])
+    assert all(live[name] == [None] for name in PLANE + ["previous_arr_delay", "hours_since_previous"])
+    assert live["temp"][0] is not None and live["hour"] == [19]  # midnight UTC is 19:00 in New York
+    features = make_features(pd.DataFrame(live).assign(distance=1400.0), load_config("flights"))
     assert features["plane_manufacturer"].tolist() == [""] and math.isnan(features["plane_year"].iloc[0])
+    assert math.isnan(features["previous_arr_delay"].iloc[0])

@@ -3,10 +3,27 @@ import pandas as pd
 import pytest
 
 from components.errors import DataError
-from components.transform import make_features, transform
+from components.transform import make_features, request_features, transform
+
+WEATHER_PLANE = [
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+    "plane_year",
+    "plane_engines",
+    "plane_seats",
+]
+HISTORY = ["previous_arr_delay", "route_late_rate", "route_events", "carrier_late_rate", "carrier_events"]
 
 
 def rows(**overrides):
+    """Two rows as the feature service returns them."""
     base = {
         "time_hour": pd.to_datetime(["2013-01-01T10:00:00Z", "2013-07-04T22:00:00Z"], utc=True),
         "carrier": pd.array(["UA", None], dtype="string"),
@@ -14,32 +31,28 @@ def rows(**overrides):
         "dest": ["IAH", "LAX"],
         "plane_manufacturer": pd.array([None, "BOEING"], dtype="string"),
         "distance": [1400.0, 2475.0],
+        "hour": [5, 18],
+        "weekday": [1, 3],
+        "month": [1, 7],
+        "hours_since_previous": [2.5, np.nan],
         "late": [0, 1],
     }
-    numeric = [
-        "temp",
-        "dewp",
-        "humid",
-        "wind_dir",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-        "plane_year",
-        "plane_engines",
-        "plane_seats",
-    ]
-    base |= {c: [1.0, np.nan] for c in numeric}
+    base |= {c: [1.0, np.nan] for c in WEATHER_PLANE + HISTORY}
     return pd.DataFrame(base | overrides)
 
 
-def test_time_features_are_local_to_the_configured_zone(flights):
-    features = make_features(rows(), flights)
+def test_time_parts_are_local_to_the_zone_and_the_previous_leg_is_aged():
+    stamps = pd.to_datetime(["2013-01-01T10:00:00Z", "2013-07-04T22:00:00Z", "2013-03-10T12:00:00Z"], utc=True)
+    previous = pd.to_datetime(["2013-01-01T07:30:00Z", None, "2013-03-09T12:00:00Z"], utc=True)
+    out = request_features(
+        pd.DataFrame({"time_hour": stamps, "previous_known_at": previous}), "time_hour", "America/New_York"
+    )
     # 10:00 UTC in January is 05:00 in New York (EST); 22:00 UTC on 4 July is 18:00 (EDT).
-    assert features["hour"].tolist() == [5, 18]
-    assert features["weekday"].tolist() == [1, 3]  # Tuesday, Thursday
-    assert features["month"].tolist() == [1, 7]
+    assert out["hour"].tolist() == [5, 18, 8]
+    assert out["weekday"].tolist() == [1, 3, 6]  # Tuesday, Thursday, Sunday
+    assert out["month"].tolist() == [1, 7, 3]
+    assert out["hours_since_previous"].iloc[0] == 2.5 and np.isnan(out["hours_since_previous"].iloc[1])
+    assert out["hours_since_previous"].iloc[2] == 24.0  # elapsed hours, across the DST change
 
 
 def test_features_are_exactly_the_configured_ones_with_missing_values_kept_visible(flights):
@@ -48,6 +61,7 @@ def test_features_are_exactly_the_configured_ones_with_missing_values_kept_visib
     assert features["carrier"].tolist() == ["UA", ""]
     assert features["plane_manufacturer"].tolist() == ["", "BOEING"]
     assert features["temp"].dtype == np.float32 and np.isnan(features["temp"].iloc[1])
+    assert features["hour"].dtype == np.int64 and features["hour"].tolist() == [5, 18]
     assert "late" not in features
 
 

@@ -1,0 +1,37 @@
+"""Request-time features of the scheduled departure: local hour, weekday and month, and hours
+since the aircraft's previous leg landed. Computed by components.transform, offline and online."""
+
+import pandas as pd
+from feast import Field, RequestSource
+from feast.on_demand_feature_view import on_demand_feature_view
+from feast.types import Float64, Int64, UnixTimestamp
+from history import previous_leg
+
+from components.config import load_config
+
+TIMESTAMP = load_config("flights").source.timestamp
+
+scheduled_departure = RequestSource(
+    name="scheduled_departure",
+    schema=[Field(name=TIMESTAMP, dtype=UnixTimestamp)],
+    description="The scheduled departure hour (UTC), given with each request.",
+)
+
+
+@on_demand_feature_view(
+    sources=[scheduled_departure, previous_leg],
+    schema=[
+        Field(name="hour", dtype=Int64),
+        Field(name="weekday", dtype=Int64),
+        Field(name="month", dtype=Int64),
+        Field(name="hours_since_previous", dtype=Float64),
+    ],
+    mode="pandas",
+)
+def departure(inputs: pd.DataFrame) -> pd.DataFrame:
+    # Feast runs this body on its own (rebuilt from its source): everything it needs is imported here.
+    from components.config import load_config
+    from components.transform import request_features
+
+    source = load_config("flights").source
+    return request_features(inputs, source.timestamp, source.timezone)
