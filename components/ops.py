@@ -69,11 +69,12 @@ def transform_component(
     from components.config import load_config
     from components.transform import transform_splits
 
-    pairs = [(train_data.path, train_examples.path), (eval_data.path, eval_examples.path)]
-    rows = transform_splits(load_config(config), source, feature_repo, end, pairs)
+    cfg = load_config(config)
+    splits = [(train_data, train_examples), (eval_data, eval_examples)]
+    rows = transform_splits(cfg, source, feature_repo, end, [(a.path, b.path) for a, b in splits])
     print("transform: " + ", ".join(f"{name.rsplit('/', 1)[-1]} {count:,}" for name, count in rows.items()))
-    for _, target in pairs:
-        target.metadata.update(rows=rows[target.path])
+    for _, examples in splits:
+        examples.metadata.update(rows=rows[examples.path], feature_service=cfg.features.service)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,9 @@ import pytest
 
 from components import registry
 from components.config import load_config
+from components.features import copy_repo
 from components.train import predict
-from tests.conftest import SMALL_SPLIT, write_config
+from tests.conftest import REPO, SMALL_SPLIT, write_config
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
@@ -27,7 +29,12 @@ def loopline(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def train(home: Path, source: str, config: str, *extra: str) -> tuple[dict, subprocess.CompletedProcess]:
-    done = loopline(home, "train", *WINDOW, "--source", source, "--config", config, "--json", *extra)
+    """A run with LOOPLINE_HOME `home` and a Feast repository of its own, `home`/feature_repo."""
+    repo = home / "feature_repo"
+    if not repo.exists():
+        copy_repo(REPO, repo, f"loopline_run_{uuid.uuid4().hex[:8]}")
+    args = ["train", *WINDOW, "--source", source, "--config", config, "--feature-repo", str(repo), "--json", *extra]
+    done = loopline(home, *args)
     return json.loads(done.stdout), done
 
 
