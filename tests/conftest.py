@@ -105,6 +105,16 @@ def examples(splits, small_config_session, sqlite_repo):
     return tuple(transform(training_set(config, pd.read_parquet(p), str(folder), yaml), config) for p in splits)
 
 
+@pytest.fixture(scope="session")
+def example_splits(examples, tmp_path_factory) -> tuple[str, str]:
+    """The examples as Parquet files: what validate, train and evaluate read in the pipeline."""
+    folder = tmp_path_factory.mktemp("examples")
+    paths = str(folder / "train.parquet"), str(folder / "eval.parquet")
+    for frame, path in zip(examples, paths, strict=True):
+        frame.to_parquet(path)
+    return paths
+
+
 def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
     """Copy feature_repo/ under a project name of its own, then write the tables, `feast apply` and
     materialize with the commands a user runs; returns the folder and the YAML it uses."""
