@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -19,6 +21,9 @@ def test_post_departure_columns_are_never_features(flights):
     assert leaks & set(flights.raw_columns) <= {*flights.history.known_after, flights.label.column}
 
 
+HISTORY = yaml.safe_load(FLIGHTS_YAML.read_text())["history"]
+
+
 @pytest.mark.parametrize(
     "change, named",
     [
@@ -27,10 +32,16 @@ def test_post_departure_columns_are_never_features(flights):
         ({"split": {"eval_days": 0}}, "split.eval_days"),
         ({"features": {"service": "flight_delay", "categorical": ["carier"]}}, "carier"),
         ({"evaluation": {"thresholds": {"auc_min": 1.5}}}, "evaluation.thresholds.auc_min"),
+        ({"history": HISTORY | {"previous": "tailnumber"}}, "history.previous: 'tailnumber'"),
+        (
+            {"history": HISTORY | {"trailing": {"route": ["origin", "destination"], "carrier": ["carrier"]}}},
+            "history.trailing[route]: 'destination'",
+        ),
+        ({"history": {"trailing_dayz": 7}}, "history.trailing_dayz"),
     ],
 )
 def test_a_bad_key_or_value_is_an_error_naming_it(tmp_path, change, named):
-    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(named)):
         load_config(write_config(tmp_path, **change))
 
 
