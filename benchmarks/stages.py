@@ -37,23 +37,6 @@ SCHEDULE_ROUTE = {
     "numeric": ["distance"],
     "time": ["hour", "weekday", "month"],
 }
-WEATHER_PLANE = {
-    "numeric": [
-        "distance",
-        "temp",
-        "dewp",
-        "humid",
-        "wind_dir",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-        "plane_year",
-        "plane_engines",
-        "plane_seats",
-    ],
-}
 
 
 @contextmanager
@@ -116,9 +99,10 @@ def quality(source: str, work: Path) -> list[tuple[str, float, float, float]]:
     repo = str(copy_repo(FEATURE_REPO, work / "quality_repo", "loopline_bench_quality"))
     transform_splits(config, source, repo, "2013-08-01", list(zip(raw, examples, strict=True)))
     all_train, all_eval = (storage.read_frame(path) for path in examples)
+    numeric = flights.features.numeric
     feature_sets = (
         ("schedule, carrier, route", SCHEDULE_ROUTE),
-        ("+ origin weather, plane", WEATHER_PLANE),
+        ("+ origin weather, plane", {"numeric": [c for c in numeric if c not in flights.history_columns]}),
         ("+ previous leg, route and carrier history (all)", {}),
     )
     rows = []
