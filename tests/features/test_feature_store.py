@@ -6,15 +6,8 @@ import pandas as pd
 import pytest
 
 from components.config import load_config
-from components.features import (
-    EVENT_TIMESTAMP,
-    OUTCOMES,
-    STATIC_SINCE,
-    feature_store,
-    materialize,
-    outcome_stream,
-    replay,
-)
+from components.features import OUTCOMES, STATIC_SINCE, feature_store, materialize, replay
+from components.history import EVENT_TIMESTAMP, outcome_stream
 from components.ingest import read_table
 from components.transform import make_features
 from tests.conftest import END
