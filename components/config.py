@@ -138,17 +138,22 @@ class Config(_Strict):
         return columns
 
     @property
+    def previous_column(self) -> str:
+        """The streamed feature: the previous event's outcome (its label column)."""
+        return f"previous_{self.label.column}"
+
+    def trailing_columns(self, group: str) -> tuple[str, str]:
+        """A trailing group's features: its label rate and its event count."""
+        return f"{group}_{self.label.name}_rate", f"{group}_events"
+
+    @property
     def history_columns(self) -> dict[str, ColumnKind]:
         """Columns the feature store derives from past outcomes, the request-time ones included."""
         columns: dict[str, ColumnKind] = {}
         if self.history.previous:
-            columns |= {
-                f"previous_{self.label.column}": "float",
-                PREVIOUS_AT: "timestamp",
-                HOURS_SINCE_PREVIOUS: "float",
-            }
+            columns |= {self.previous_column: "float", PREVIOUS_AT: "timestamp", HOURS_SINCE_PREVIOUS: "float"}
         for group in self.history.trailing:
-            columns |= {f"{group}_{self.label.name}_rate": "float", f"{group}_events": "float"}
+            columns |= dict.fromkeys(self.trailing_columns(group), "float")
         return columns
 
     @property

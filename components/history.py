@@ -23,7 +23,7 @@ def known_at(events: pd.DataFrame, config: Config) -> pd.Series:
 
 def outcome_stream(config: Config, events: pd.DataFrame) -> pd.DataFrame:
     """One push event per known outcome, in time order: the `history.previous` key, the outcome
-    value as `previous_<label column>` and when it became known (also its event timestamp)."""
+    value as `config.previous_column` and when it became known (also its event timestamp)."""
     key, value = config.history.previous, config.label.column
     complete = events[[key, value, *config.history.known_after]].notna().all(axis=1)
     stamps = known_at(events, config)
@@ -31,7 +31,7 @@ def outcome_stream(config: Config, events: pd.DataFrame) -> pd.DataFrame:
         {
             key: events[key].astype("string"),
             EVENT_TIMESTAMP: stamps,
-            f"previous_{value}": events[value].astype("float32"),
+            config.previous_column: events[value].astype("float32"),
             PREVIOUS_AT: stamps,
         }
     )[complete]
@@ -52,11 +52,12 @@ def trailing_rates(config: Config, events: pd.DataFrame, group: str, keys: list[
     window.index.name = EVENT_TIMESTAMP
     long = window.stack(list(range(1, len(keys) + 1)), future_stack=True).reset_index()
     long = long[long["count"] > 0]
+    rate, count = config.trailing_columns(group)
     return pd.DataFrame(
         {
             **{key: long[key].astype(object) for key in keys},
             EVENT_TIMESTAMP: long[EVENT_TIMESTAMP],
-            f"{group}_{name}_rate": (long["sum"] / long["count"]).astype("float32"),
-            f"{group}_events": long["count"].astype("float32"),
+            rate: (long["sum"] / long["count"]).astype("float32"),
+            count: long["count"].astype("float32"),
         }
     ).reset_index(drop=True)
