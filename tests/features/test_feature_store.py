@@ -122,10 +122,12 @@ def test_materializing_and_replaying_again_changes_nothing(repo, source):
     assert pd.read_parquet(outcomes).equals(pushed)
 
 
-def test_an_unknown_aircraft_gets_missing_values_the_model_takes(repo):
-    live = online(store_of(repo), [flight("N0NEW")])
-    assert all(live[name] == [None] for name in PLANE + ["previous_arr_delay", "hours_since_previous"])
-    assert live["temp"][0] is not None and live["hour"] == [19]  # midnight UTC is 19:00 in New York
+def test_an_unknown_aircraft_and_route_get_missing_values_the_model_takes(repo):
+    live = online(store_of(repo), [flight("N0NEW", dest="ZZZ")])
+    unknown = PLANE + ["previous_arr_delay", "hours_since_previous", "route_late_rate", "route_events"]
+    assert all(live[name] == [None] for name in unknown)
+    assert live["temp"][0] is not None and live["carrier_late_rate"][0] is not None
+    assert live["hour"] == [19]  # midnight UTC is 19:00 in New York
     features = make_features(pd.DataFrame(live).assign(distance=1400.0), load_config("flights"))
     assert features["plane_manufacturer"].tolist() == [""] and math.isnan(features["plane_year"].iloc[0])
-    assert math.isnan(features["previous_arr_delay"].iloc[0])
+    assert math.isnan(features["previous_arr_delay"].iloc[0]) and math.isnan(features["route_late_rate"].iloc[0])
