@@ -7,13 +7,9 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, UnixTimestamp
 from history import previous_leg
 
-from components.config import load_config
-
-TIMESTAMP = load_config("flights").source.timestamp
-
 scheduled_departure = RequestSource(
     name="scheduled_departure",
-    schema=[Field(name=TIMESTAMP, dtype=UnixTimestamp)],
+    schema=[Field(name="time_hour", dtype=UnixTimestamp)],  # source.timestamp of the flights config
     description="The scheduled departure hour (UTC), given with each request.",
 )
 

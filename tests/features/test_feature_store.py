@@ -50,6 +50,18 @@ def same(a, b) -> bool:
     return a == pytest.approx(b) if isinstance(a, float) else a == b
 
 
+def test_every_configured_feature_comes_with_the_event_or_from_the_service(sqlite_repo):
+    """The event's own columns (carrier, route, distance) come with the request; the rest is served."""
+    config = load_config("flights")
+    store = store_of(sqlite_repo)
+    service = store.get_feature_service(config.features.service)
+    served = {feature.name for projection in service.feature_view_projections for feature in projection.features}
+    assert set(config.feature_names) - set(config.source.columns) == served - {"plane_type", "previous_known_at"}
+    assert not served & set(config.source.columns)
+    request = store.get_on_demand_feature_view("departure").source_request_sources["scheduled_departure"]
+    assert [field.name for field in request.schema] == [config.source.timestamp]
+
+
 def test_no_weather_stamped_after_the_event_joins(sqlite_repo, source):
     weather = pd.read_parquet(f"{source}/weather.parquet").set_index(["origin", "time_hour"])
     ewr = weather.loc["EWR", "temp"]
