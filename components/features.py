@@ -165,6 +165,7 @@ def load(
 ) -> dict[str, int]:
     """Everything the store needs up to `end`: batch tables written, definitions applied, the
     outcome stream replayed and the batch views materialized. Returns rows per table and pushes."""
+    feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
     rows = write_feature_tables(config, source, repo_path)
     apply(repo_path, fs_yaml_file)
     rows[OUTCOMES] = replay(config, source, repo_path, end, fs_yaml_file)

@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 
 from components.config import load_config
-from components.features import OUTCOMES, STATIC_SINCE, feature_store, materialize, replay
+from components.errors import LooplineError
+from components.features import OUTCOMES, STATIC_SINCE, copy_repo, feature_store, load, materialize, replay
 from components.history import EVENT_TIMESTAMP, outcome_stream
 from components.ingest import read_table
 from components.transform import make_features
-from tests.conftest import END
+from tests.conftest import END, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +144,15 @@ def test_an_unknown_aircraft_and_route_get_missing_values_the_model_takes(repo):
     features = make_features(pd.DataFrame(live).assign(distance=1400.0), load_config("flights"))
     assert features["plane_manufacturer"].tolist() == [""] and math.isnan(features["plane_year"].iloc[0])
     assert math.isnan(features["previous_arr_delay"].iloc[0]) and math.isnan(features["route_late_rate"].iloc[0])
+
+
+def test_a_folder_that_is_no_feature_repository_is_named_and_left_alone(source, tmp_path):
+    with pytest.raises(LooplineError, match=f"{tmp_path}/nope is not a Feast repository"):
+        load(load_config("flights"), source, str(tmp_path / "nope"), END)
+    assert not (tmp_path / "nope").exists()
+
+
+def test_pushing_before_feast_apply_says_so(source, tmp_path):
+    folder = copy_repo(REPO, tmp_path / "repo", "loopline_unapplied")
+    with pytest.raises(LooplineError, match="run `feast apply` there first"):
+        replay(load_config("flights"), source, str(folder), END)
