@@ -64,8 +64,10 @@ def transform_component(
     eval_data: Input[Dataset],
     train_examples: Output[Dataset],
     eval_examples: Output[Dataset],
+    store: Output[Metrics],
 ):
-    """Load the Feast store up to `end`, then build both splits' examples through its feature service."""
+    """Load the Feast store up to `end`, then build both splits' examples through its feature service;
+    `store` counts the rows written per offline table and the events pushed."""
     from components.config import load_config
     from components.transform import transform_splits
 
@@ -74,7 +76,9 @@ def transform_component(
     rows = transform_splits(cfg, source, feature_repo, end, [(a.path, b.path) for a, b in splits])
     print("transform: " + ", ".join(f"{name.rsplit('/', 1)[-1]} {count:,}" for name, count in rows.items()))
     for _, examples in splits:
-        examples.metadata.update(rows=rows[examples.path], feature_service=cfg.features.service)
+        examples.metadata.update(rows=rows.pop(examples.path), feature_service=cfg.features.service)
+    for table, count in rows.items():
+        store.log_metric(f"{table}_rows", count)
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)

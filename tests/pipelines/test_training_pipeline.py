@@ -60,11 +60,21 @@ def test_a_first_model_is_pushed_and_a_worse_contender_is_not(source, config, tm
 
     second, done = train(home, source, config, "--epochs", "1", "--learning-rate", "0.000001", "--ensemble", "1")
     assert done.returncode == 0, done.stderr[-3000:]
+    # the feature store continued where the first run left it: the arrivals were pushed once
+    first_store, second_store = store_metrics(first), store_metrics(second)
+    assert first_store["outcomes_rows"] > 20_000 and second_store["outcomes_rows"] == 0
+    assert first_store["weather_rows"] == second_store["weather_rows"] == 26_115
     assert second["succeeded"] and not second["blessed"] and second["pushed_version"] is None
     assert second["baseline_version"] == "0001" and second["auc"] < first["auc"]
     assert any("largest drop allowed against production" in r for r in second["reasons"])
     assert registry.versions(str(home / "registry"), "flights") == ["0001"]
     assert registry.production(str(home / "registry"), "flights").version == "0001"
+
+
+def store_metrics(summary: dict) -> dict:
+    """The transform step's `store` Metrics: rows written per offline table, events pushed."""
+    output = json.loads((Path(summary["run_folder"]) / "transform-component" / "executor_output.json").read_text())
+    return output["artifacts"]["store"]["artifacts"][0]["metadata"]
 
 
 def spoiled_source(source: str, tmp_path: Path, change) -> str:
