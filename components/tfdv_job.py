@@ -5,7 +5,7 @@ component's own image on a cluster): it imports nothing from loopline, only TFDV
 
     python tfdv_job.py --train T.parquet --eval E.parquet --out DIR [--schema S.pbtxt] [--drift JSON]
 
-Writes to DIR: train_stats.pb, eval_stats.pb, schema.pbtxt (the one used), anomalies.pbtxt and
+Writes to DIR: train_stats.pbtxt, eval_stats.pbtxt, schema.pbtxt (the one used), anomalies.pbtxt and
 summary.json (anomalies, drift and per-feature statistics in plain JSON for the report).
 """
 
@@ -17,18 +17,6 @@ from pathlib import Path
 import pandas as pd
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
-
-
-def _load(path: str) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].astype("int64") // 10**9  # seconds since the epoch
-        elif pd.api.types.is_string_dtype(frame[column]) or frame[column].dtype == "string":
-            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-        elif str(frame[column].dtype) == "Int64":
-            frame[column] = frame[column].astype("float64")
-    return frame
 
 
 def _feature_summary(stats) -> dict:
@@ -79,8 +67,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    train_stats = tfdv.generate_statistics_from_dataframe(_load(args.train))
-    eval_stats = tfdv.generate_statistics_from_dataframe(_load(args.eval))
+    train_stats = tfdv.generate_statistics_from_dataframe(pd.read_parquet(args.train))
+    eval_stats = tfdv.generate_statistics_from_dataframe(pd.read_parquet(args.eval))
     inferred = not args.schema
     schema = tfdv.infer_schema(train_stats) if inferred else tfdv.load_schema_text(args.schema)
     _set_drift(schema, json.loads(args.drift))
