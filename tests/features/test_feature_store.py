@@ -9,7 +9,7 @@ from components.config import load_config
 from components.errors import LooplineError
 from components.features import OUTCOMES, STATIC_SINCE, copy_repo, feature_store, load, materialize, replay
 from components.history import EVENT_TIMESTAMP, outcome_stream
-from components.ingest import read_table
+from components.ingest import read_events
 from components.transform import make_features
 from tests.conftest import END, REPO
 
@@ -89,7 +89,7 @@ def test_a_previous_leg_joins_only_once_it_has_landed(sqlite_repo, source):
     assert joined["previous_arr_delay"].tolist() == [first.previous_arr_delay, second.previous_arr_delay]
     assert joined["hours_since_previous"].iloc[1] == 0.0
     config = load_config("flights")
-    every = outcome_stream(config, read_table(source, "flights", config.source.columns))
+    every = outcome_stream(config, read_events(config, source))
     assert len(stream) == (every[EVENT_TIMESTAMP] <= END).sum()  # all pushed up to END, none after
 
 
@@ -130,7 +130,8 @@ def test_materializing_and_replaying_again_changes_nothing(repo, source):
     outcomes = f"{repo[0]}/data/{OUTCOMES}.parquet"
     pushed = pd.read_parquet(outcomes)
     materialize(str(repo[0]), END, start=STATIC_SINCE, fs_yaml_file=repo[1])
-    assert replay(load_config("flights"), source, str(repo[0]), END, repo[1]) == 0  # nothing new to push
+    config = load_config("flights")
+    assert replay(config, read_events(config, source), str(repo[0]), END, repo[1]) == 0  # nothing new to push
     assert online(store_of(repo), rows) == before
     assert pd.read_parquet(outcomes).equals(pushed)
 
@@ -155,4 +156,4 @@ def test_a_folder_that_is_no_feature_repository_is_named_and_left_alone(source, 
 def test_pushing_before_feast_apply_says_so(source, tmp_path):
     folder = copy_repo(REPO, tmp_path / "repo", "loopline_unapplied")
     with pytest.raises(LooplineError, match="run `feast apply` there first"):
-        replay(load_config("flights"), source, str(folder), END)
+        replay(load_config("flights"), read_events(load_config("flights"), source), str(folder), END)

@@ -71,6 +71,8 @@ def test_empty_window_missing_table_and_bad_dates(source, small_config, tmp_path
         run(config, source, tmp_path, "2015-01-01", "2015-02-01")
     with pytest.raises(DataError, match="has no table 'flights'"):
         run(config, str(tmp_path), tmp_path)
+    with pytest.raises(DataError, match=r"window \[2013-01-01, 2013-02-30\): end '2013-02-30' is not a date"):
+        run(config, source, tmp_path, "2013-01-01", "2013-02-30")
     with pytest.raises(DataError, match="start must come before end"):
         run(config, source, tmp_path, "2013-02-01", "2013-01-01")
     with pytest.raises(DataError, match="the train split .* is empty"):
