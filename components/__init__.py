@@ -1,18 +1,5 @@
-"""loopline components: plain, typed step functions, each with a thin KFP component wrapper."""
+"""The KFP components of loopline, one module per step, each a thin wrapper over a plain function.
 
-import sys
-
-from components.errors import LooplineError
-
-_default_hook = sys.excepthook
-
-
-def _report(kind, error, tb):
-    """A LooplineError ends a step with its message alone, never a stack trace."""
-    if issubclass(kind, LooplineError):
-        print(f"ERROR: {error}", file=sys.stderr)
-    else:
-        _default_hook(kind, error, tb)
-
-
-sys.excepthook = _report
+The plain functions live in `loopline.steps` and `loopline.features` and never import kfp: the
+KFP executor runs a component's body on its own, so everything a body needs is imported inside it.
+"""

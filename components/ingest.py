@@ -1,130 +1,23 @@
-"""Ingest: read the event table from a source, label, and split by time.
+"""The ingest component: `loopline.steps.ingest.ingest`."""
 
-A source is a folder (local or gs://) holding one file per table, `<table>.parquet` or
-`<table>.csv`. Events in the window [start, end) are kept; the last `eval_days` of the window
-become the eval split, so evaluation always looks at the future of what training saw.
-"""
-
-import tempfile
-from dataclasses import dataclass
-
-import pandas as pd
-
-from components import storage
-from components.config import ColumnKind, Config
-from components.errors import DataError
-
-FORMATS = ("parquet", "csv")
+from kfp import dsl
+from kfp.dsl import Dataset, Output
+from loopline.components.image import IMAGE
 
 
-@dataclass(frozen=True)
-class IngestSummary:
-    train_rows: int
-    eval_rows: int
-    train_positive_rate: float
-    eval_positive_rate: float
-    eval_start: str
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def ingest_component(
+    config: str, source: str, start: str, end: str, train_data: Output[Dataset], eval_data: Output[Dataset]
+):
+    """Read the source's events in [start, end), label them and split them by time."""
+    from dataclasses import asdict
 
+    from loopline.config import load_config
+    from loopline.errors import reported
+    from loopline.steps.ingest import ingest
 
-def read_table(source: str, table: str, kinds: dict[str, ColumnKind]) -> pd.DataFrame:
-    """The table's required columns, checked and coerced to their kinds."""
-    for fmt in FORMATS:
-        uri = storage.join(source, f"{table}.{fmt}")
-        if storage.exists(uri):
-            break
-    else:
-        raise DataError(f"source {source} has no table '{table}' ({' or '.join(f'{table}.{f}' for f in FORMATS)})")
-    with tempfile.TemporaryDirectory() as workdir:
-        path = storage.local_copy(uri, workdir)
-        try:
-            frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, low_memory=False)
-        except Exception as error:  # any reader failure is a bad file, reported by name
-            raise DataError(f"{uri}: cannot be read as {fmt}: {error}") from None
-    return coerce_columns(frame, kinds, uri)
-
-
-def coerce_columns(frame: pd.DataFrame, kinds: dict[str, ColumnKind], where: str) -> pd.DataFrame:
-    """Keep `kinds`' columns, each coerced to its kind; a missing or mistyped one is named."""
-    missing = [c for c in kinds if c not in frame.columns]
-    if missing:
-        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
-    out = {}
-    for column, kind in kinds.items():
-        values = frame[column]
-        if kind == "string":
-            out[column] = values.astype("string")
-        elif kind == "timestamp":
-            try:
-                out[column] = pd.to_datetime(values, utc=True)
-            except (ValueError, TypeError):
-                raise DataError(f"{where}: column '{column}' should hold timestamps") from None
-        else:
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = values.notna() & converted.isna()
-            if bad.any():
-                example = values[bad].iloc[0]
-                raise DataError(f"{where}: column '{column}' should be {kind}, found {example!r}")
-            if kind == "int" and (converted.dropna() % 1 != 0).any():
-                raise DataError(f"{where}: column '{column}' should be int, found fractions")
-            out[column] = converted.astype("Int64" if kind == "int" else "float64")
-    return pd.DataFrame(out)
-
-
-def read_events(config: Config, source: str) -> pd.DataFrame:
-    """The source's event table: its configured columns, checked."""
-    return read_table(source, config.source.table, config.source.columns)
-
-
-def parse_date(value: str, what: str) -> pd.Timestamp:
-    """`value` as a UTC timestamp; a value that is no date is an error naming `what`."""
-    try:
-        return pd.Timestamp(value, tz="UTC")
-    except ValueError:
-        raise DataError(f"{what} {value!r} is not a date like 2013-01-01") from None
-
-
-def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Add the binary label column; rows missing the label source follow `label.missing`."""
-    spec = config.label
-    values = frame[spec.column]
-    if spec.missing == "drop":
-        frame, values = frame[values.notna()], values[values.notna()]
-    positive = (values >= spec.threshold).where(values.notna(), spec.missing == "positive")
-    return frame.assign(**{spec.name: positive.astype("int64")})
-
-
-def ingest(config: Config, source: str, start: str, end: str, train_uri: str, eval_uri: str) -> IngestSummary:
-    """Read, window, label and split; write train and eval as Parquet, in time order."""
-    begin, finish = _parse_window(start, end)
-    events = read_events(config, source)
-    stamp = events[config.source.timestamp]
-    events = events[(stamp >= begin) & (stamp < finish)].sort_values(config.source.timestamp, kind="stable")
-    if events.empty:
-        raise DataError(f"no events in the window [{start}, {end}) of table '{config.source.table}'")
-    events = label(events, config)
-    eval_start = finish - pd.Timedelta(days=config.split.eval_days)
-    is_eval = events[config.source.timestamp] >= eval_start
-    splits = {"train": events[~is_eval], "eval": events[is_eval]}
-    for name, rows in splits.items():
-        if rows.empty:
-            raise DataError(f"the {name} split of [{start}, {end}) is empty (split.eval_days={config.split.eval_days})")
-    for rows, uri in ((splits["train"], train_uri), (splits["eval"], eval_uri)):
-        storage.write_frame(rows.reset_index(drop=True), uri)
-    rate = {name: float(rows[config.label.name].mean()) for name, rows in splits.items()}
-    return IngestSummary(
-        train_rows=len(splits["train"]),
-        eval_rows=len(splits["eval"]),
-        train_positive_rate=rate["train"],
-        eval_positive_rate=rate["eval"],
-        eval_start=eval_start.isoformat(),
-    )
-
-
-def _parse_window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    begin, finish = (
-        parse_date(start, f"window [{start}, {end}): start"),
-        parse_date(end, f"window [{start}, {end}): end"),
-    )
-    if begin >= finish:
-        raise DataError(f"window [{start}, {end}): start must come before end")
-    return begin, finish
+    with reported():
+        summary = ingest(load_config(config), source, start, end, train_data.path, eval_data.path)
+    print(f"ingest: {summary.train_rows} train rows, {summary.eval_rows} eval rows from {summary.eval_start}")
+    train_data.metadata.update(asdict(summary))
+    eval_data.metadata.update(asdict(summary))

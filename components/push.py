@@ -1,11 +1,32 @@
-"""Push: a blessed model into the registry as a new version, made production atomically."""
+"""The push component: `loopline.steps.push.push` into the model registry."""
 
-from components import registry
-from components.errors import RegistryError
+from kfp import dsl
+from kfp.dsl import Input, Metrics, Model
+from loopline.components.image import IMAGE
 
 
-def push(registry_uri: str, model_name: str, model_dir: str, blessed: bool, metadata: dict) -> registry.ModelVersion:
-    """Register the model and move the production pointer; refuses a model that is not blessed."""
-    if not blessed:
-        raise RegistryError(f"model {model_dir} is not blessed: it is never pushed")
-    return registry.push(registry_uri, model_name, model_dir, metadata)
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def push_component(
+    config: str,
+    model: Input[Model],
+    registry: str,
+    blessed: bool,
+    metrics: Input[Metrics],
+    schema_hash: str,
+    start: str,
+    end: str,
+) -> str:
+    """Copy the blessed model into the registry and make it production; returns the version."""
+    from loopline.config import load_config
+    from loopline.errors import reported
+    from loopline.steps.push import push
+
+    metadata = {
+        "metrics": dict(metrics.metadata),
+        "data_window": {"start": start, "end": end},
+        "schema_hash": schema_hash,
+    }
+    with reported():
+        version = push(registry, load_config(config).name, model.path, blessed, metadata)
+    print(f"push: {version.model} version {version.version} is in production at {version.uri}")
+    return version.version

@@ -1,5 +1,6 @@
 """Request-time features of the scheduled departure: local hour, weekday and month, and hours
-since the aircraft's previous leg landed. Computed by components.transform, offline and online."""
+since the aircraft's previous leg landed. Computed by the model contract (loopline.model_io),
+offline and online, with the config that LOOPLINE_CONFIG names (default: the packaged flights)."""
 
 import pandas as pd
 from feast import Field, RequestSource
@@ -26,8 +27,10 @@ scheduled_departure = RequestSource(
 )
 def departure(inputs: pd.DataFrame) -> pd.DataFrame:
     # Feast runs this body on its own (rebuilt from its source): everything it needs is imported here.
-    from components.config import load_config
-    from components.transform import request_features
+    import os
 
-    source = load_config("flights").source
+    from loopline.config import load_config
+    from loopline.model_io import request_features
+
+    source = load_config(os.environ.get("LOOPLINE_CONFIG", "flights")).source
     return request_features(inputs, source.timestamp, source.timezone)

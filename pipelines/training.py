@@ -1,19 +1,17 @@
 """The training pipeline, defined once: run locally by kfp.local, compiled for Kubeflow.
 
-ingest -> transform (Feast: load the store, point-in-time training set) -> validate (TFDV)
-       -> train -> evaluate (TFMA vs production) -> push if blessed
+ingest + load features (Feast, up to `end`) -> transform (point-in-time training set)
+       -> validate (TFDV) -> train -> evaluate (TFMA vs production) -> push if blessed
 """
 
 from kfp import dsl
-
-from components.ops import (
-    evaluate_component,
-    ingest_component,
-    push_component,
-    train_component,
-    transform_component,
-    validate_component,
-)
+from loopline.components.evaluate import evaluate_component
+from loopline.components.ingest import ingest_component
+from loopline.components.load_features import load_features_component
+from loopline.components.push import push_component
+from loopline.components.train import train_component
+from loopline.components.transform import transform_component
+from loopline.components.validate import validate_component
 
 PIPELINE_NAME = "loopline-training"
 
@@ -35,14 +33,13 @@ def training_pipeline(
     ensemble: int = 3,
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
+    loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
     examples = transform_component(
         config=config,
-        source=source,
         feature_repo=feature_repo,
-        end=end,
         train_data=data.outputs["train_data"],
         eval_data=data.outputs["eval_data"],
-    )
+    ).after(loaded)
     checked = validate_component(
         config=config,
         train_examples=examples.outputs["train_examples"],

@@ -12,16 +12,26 @@ import pandas as pd
 import pytest
 import yaml
 
-from components.config import load_config
-from components.datasets import export_nycflights13
-from components.features import copy_repo
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.features.store import copy_repo
 
 SMALL_SPLIT = {"eval_days": 7}
-FLIGHTS_YAML = Path(__file__).parents[1] / "components" / "configs" / "flights.yaml"
+FLIGHTS_YAML = Path(__file__).parents[1] / "loopline" / "configs" / "flights.yaml"
 REPO = Path(__file__).parents[1] / "feature_repo"
 FEAST = str(Path(sys.executable).with_name("feast"))
 LOOPLINE = str(Path(sys.executable).with_name("loopline"))
 END = pd.Timestamp("2013-02-01", tz="UTC")  # the feature repositories are loaded up to here
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopline_home(tmp_path_factory) -> Path:
+    """One LOOPLINE_HOME for the whole run, empty when it starts: tests use only what they create."""
+    home = tmp_path_factory.mktemp("loopline_home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LOOPLINE_HOME", str(home))
+    yield home
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +79,7 @@ def gcs_bucket(tmp_path_factory):
     server.start()
     mp = pytest.MonkeyPatch()
     mp.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    from components import storage
+    from loopline import storage
 
     storage._client.cache_clear()
     yield "gs://loopline-test"
@@ -86,7 +96,7 @@ def small_config_session(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def splits(source, small_config_session, tmp_path_factory) -> tuple[str, str]:
     """Train (1-21 January 2013) and eval (22-28 January) as ingested Parquet files."""
-    from components.ingest import ingest
+    from loopline.steps.ingest import ingest
 
     folder = tmp_path_factory.mktemp("splits")
     train, evals = str(folder / "train.parquet"), str(folder / "eval.parquet")
@@ -97,8 +107,8 @@ def splits(source, small_config_session, tmp_path_factory) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def examples(splits, small_config_session, sqlite_repo):
     """The splits' examples through the feature service, point in time: (train, eval) DataFrames."""
-    from components.features import training_set
-    from components.transform import transform
+    from loopline.features.store import training_set
+    from loopline.steps.transform import transform
 
     config = load_config(small_config_session)
     folder, yaml = sqlite_repo
@@ -123,7 +133,17 @@ def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
     steps = [
         [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
         [FEAST, "apply"],
-        [LOOPLINE, "features", "materialize", "--repo", str(folder), "--end", END.date().isoformat()],
+        [
+            LOOPLINE,
+            "features",
+            "materialize",
+            "--repo",
+            str(folder),
+            "--source",
+            source,
+            "--end",
+            END.date().isoformat(),
+        ],
     ]
     for step in steps:  # as a user would, each with the setting that picks the YAML
         done = subprocess.run(step, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -140,7 +160,7 @@ def sqlite_repo(source, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_model(examples, tmp_path_factory) -> str:
     """A three-member ensemble trained for up to three epochs on the small train split, exported."""
-    from components.train import Hyperparameters, train
+    from loopline.steps.train import Hyperparameters, train
 
     folder = str(tmp_path_factory.mktemp("model") / "model")
     train(examples[0], load_config("flights"), Hyperparameters(epochs=3), folder)

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from components.features import feature_store
+from loopline.features.store import feature_store
 from tests.conftest import build_repo
 
 REDIS = "127.0.0.1:6379"

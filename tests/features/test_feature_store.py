@@ -5,12 +5,12 @@ import math
 import pandas as pd
 import pytest
 
-from components.config import load_config
-from components.errors import LooplineError
-from components.features import OUTCOMES, STATIC_SINCE, copy_repo, feature_store, load, materialize, replay
-from components.history import EVENT_TIMESTAMP, outcome_stream
-from components.ingest import read_events
-from components.transform import make_features
+from loopline.config import load_config
+from loopline.errors import LooplineError
+from loopline.events import read_events
+from loopline.features.history import EVENT_TIMESTAMP, outcome_stream
+from loopline.features.store import OUTCOMES, STATIC_SINCE, copy_repo, feature_store, load, materialize, replay
+from loopline.model_io import make_features
 from tests.conftest import END, REPO
 
 pytestmark = pytest.mark.slow

@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components import registry
-from components.config import load_config
-from components.features import copy_repo
-from components.train import predict
+from loopline import model_io, registry
+from loopline.config import load_config
+from loopline.features.store import copy_repo
 from tests.conftest import REPO, SMALL_SPLIT, write_config
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
@@ -56,7 +55,9 @@ def test_a_first_model_is_pushed_and_a_worse_contender_is_not(source, config, tm
     assert production.metadata["data_window"] == {"start": "2013-01-01", "end": "2013-01-29"}
     assert production.metadata["metrics"]["auc"] == pytest.approx(first["auc"])
     assert len(production.metadata["schema_hash"]) == 16
-    assert predict(production.uri, examples[1], load_config(config)).shape == (len(examples[1]),)
+    assert model_io.predict(model_io.load(production.uri), examples[1], load_config(config)).shape == (
+        len(examples[1]),
+    )
 
     second, done = train(home, source, config, "--epochs", "1", "--learning-rate", "0.000001", "--ensemble", "1")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -72,8 +73,8 @@ def test_a_first_model_is_pushed_and_a_worse_contender_is_not(source, config, tm
 
 
 def store_metrics(summary: dict) -> dict:
-    """The transform step's `store` Metrics: rows written per offline table, events pushed."""
-    output = json.loads((Path(summary["run_folder"]) / "transform-component" / "executor_output.json").read_text())
+    """The feature load's `store` Metrics: rows written per offline table, events pushed."""
+    output = json.loads((Path(summary["run_folder"]) / "load-features-component" / "executor_output.json").read_text())
     return output["artifacts"]["store"]["artifacts"][0]["metadata"]
 
 

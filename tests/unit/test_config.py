@@ -3,8 +3,8 @@ import re
 import pytest
 import yaml
 
-from components.config import load_config
-from components.errors import ConfigError
+from loopline.config import load_config
+from loopline.errors import ConfigError
 from tests.conftest import FLIGHTS_YAML, write_config
 
 

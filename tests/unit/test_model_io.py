@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.errors import DataError
-from components.transform import make_features, request_features, transform
+from loopline.errors import DataError
+from loopline.model_io import make_features, request_features
+from loopline.steps.transform import transform
 
 WEATHER_PLANE = [
     "temp",

@@ -1,5 +1,8 @@
 """Errors a user can act on: each names the field, file or column at fault."""
 
+import sys
+from contextlib import contextmanager
+
 
 class LooplineError(Exception):
     """Base of every error that is reported as a message, never a stack trace."""
@@ -19,3 +22,14 @@ class ValidationFailed(LooplineError):
 
 class RegistryError(LooplineError):
     """The model registry is unreadable or a push could not complete."""
+
+
+@contextmanager
+def reported():
+    """Inside a pipeline step: a LooplineError ends the process with `ERROR: <message>` and exit
+    status 1, never a stack trace; anything else propagates as it is."""
+    try:
+        yield
+    except LooplineError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

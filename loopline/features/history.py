@@ -8,8 +8,8 @@ midnight. Both use only outcomes known before the time they are stamped with.
 
 import pandas as pd
 
-from components.config import PREVIOUS_AT, Config
-from components.ingest import label
+from loopline.config import PREVIOUS_AT, Config
+from loopline.events import label
 
 EVENT_TIMESTAMP = "event_timestamp"
 

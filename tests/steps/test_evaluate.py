@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load_config
-from components.evaluate import evaluate
-from components.train import Hyperparameters, train
+from loopline.config import load_config
+from loopline.steps.evaluate import evaluate
+from loopline.steps.train import Hyperparameters, train
 from tests.conftest import SMALL_SPLIT, write_config
 
 pytestmark = pytest.mark.slow

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components.config import Config, Lookup
-from components.errors import LooplineError
-from components.history import EVENT_TIMESTAMP, outcome_stream, trailing_rates
-from components.ingest import read_events, read_table
+from loopline.config import Config, Lookup, in_environment
+from loopline.errors import LooplineError
+from loopline.events import read_events, read_table
+from loopline.features.history import EVENT_TIMESTAMP, outcome_stream, trailing_rates
 
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
 OUTCOMES = "outcomes"  # the push source's name and its offline table
@@ -184,7 +184,8 @@ def training_set(
     except Exception:  # Feast raises its own not-found error per registry type
         raise LooplineError(f"feature service '{name}' is not registered for {repo_path}: run `feast apply`") from None
     entity_df = events.assign(**{EVENT_TIMESTAMP: events[config.source.timestamp], ROW: np.arange(len(events))})
-    joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
+    with in_environment(config):
+        joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
     joined = joined.sort_values(ROW).drop(columns=[ROW, EVENT_TIMESTAMP]).reset_index(drop=True)
     return joined[[*events.columns, *[c for c in joined.columns if c not in events.columns]]]
 

@@ -4,9 +4,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components.config import load_config
-from components.errors import ValidationFailed
-from components.validate import validate
+from loopline.config import load_config
+from loopline.errors import ValidationFailed
+from loopline.steps.validate import validate
 from tests.conftest import SMALL_SPLIT, write_config
 
 pytestmark = pytest.mark.slow

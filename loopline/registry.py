@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from components import storage
-from components.errors import RegistryError
+from loopline import storage
+from loopline.errors import RegistryError
 
 POINTER = "production.json"
 MARKER = "version.json"

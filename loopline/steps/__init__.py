@@ -1,0 +1,1 @@
+"""The pipeline steps as plain, typed functions: each KFP component in components/ calls one."""

@@ -1,0 +1,154 @@
+"""Train: a Keras model over named raw features, exported as a SavedModel with `model.export()`.
+
+All preprocessing lives in the model (vocabularies, imputation, scaling), learned from the
+training split, so the exported serving signature takes the features `make_features` produces.
+The exported model averages `ensemble` members trained from different seeds: on July 2013 three
+members gain about 0.005 AUC over one (README, Benchmarks).
+"""
+
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from loopline import report
+from loopline.config import Config
+from loopline.errors import ConfigError
+from loopline.model_io import as_model_inputs, keras_inputs
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    epochs: int = 12
+    batch_size: int = 512
+    learning_rate: float = 0.002
+    hidden_units: tuple[int, ...] = (128, 64)
+    embedding_dim: int = 8
+    dropout: float = 0.3
+    validation_fraction: float = 0.03
+    ensemble: int = 3
+    seed: int = 13
+
+    def __post_init__(self):
+        positive = ("epochs", "batch_size", "learning_rate", "embedding_dim", "ensemble")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.hidden_units or any(u <= 0 for u in self.hidden_units):
+            raise ConfigError(f"hidden_units must be positive numbers, got {list(self.hidden_units)}")
+        if not (0 <= self.dropout < 1 and 0 < self.validation_fraction < 1):
+            raise ConfigError("dropout must be in [0, 1) and validation_fraction in (0, 1)")
+
+
+@dataclass
+class TrainResult:
+    histories: list[dict[str, list[float]]] = field(default_factory=list)  # one per ensemble member
+    rows: int = 0
+
+    @property
+    def epochs(self) -> list[int]:
+        return [len(h.get("loss", [])) for h in self.histories]
+
+    @property
+    def best_val_auc(self) -> list[float]:
+        return [max(h.get("val_auc", [float("nan")])) for h in self.histories]
+
+
+def build_model(examples: pd.DataFrame, config: Config, hp: Hyperparameters):
+    """The model, with vocabularies and numeric statistics taken from `examples`."""
+    import keras
+    from keras import layers, ops
+
+    spec = config.features
+    inputs = keras_inputs(config)
+    parts = []
+    for name in spec.categorical:
+        values = examples[name]
+        vocabulary = sorted(values[values != ""].unique().tolist())
+        index = layers.StringLookup(vocabulary=vocabulary, name=f"{name}_lookup")(inputs[name])
+        embedded = layers.Embedding(len(vocabulary) + 1, hp.embedding_dim, name=f"{name}_embedding")(index)
+        parts.append(embedded)
+    # Time parts are numbers, not categories: a month the training window never saw (July after
+    # January-June) is extrapolated rather than sent to an untrained out-of-vocabulary embedding.
+    for name in [*spec.numeric, *spec.time]:
+        column = examples[name].astype("float64")
+        mean = float(column.mean()) if column.notna().any() else 0.0
+        std = float(column.std()) if column.notna().sum() > 1 and column.std() > 0 else 1.0
+        x = ops.cast(inputs[name], "float32")
+        is_missing = ops.isnan(x)
+        scaled = ops.where(is_missing, 0.0, (x - mean) / std)
+        parts.append(ops.stack([scaled, ops.cast(is_missing, "float32")], axis=-1))
+    x = layers.Concatenate()(parts)
+    for units in hp.hidden_units:
+        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dropout(hp.dropout, seed=hp.seed)(x)
+    output = layers.Dense(1, activation="sigmoid", name="probability")(x)
+    model = keras.Model(inputs, output)
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.learning_rate),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.AUC(name="auc")],
+    )
+    return model
+
+
+def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir: str) -> TrainResult:
+    """Fit on time-ordered `examples` (features + label), keep the best epoch by AUC on the most
+    recent `validation_fraction` of them, and export the model to `model_dir`."""
+    import keras
+    import tensorflow as tf
+
+    # Examples come in time order: validating on the most recent ones stops training where it
+    # still generalises to the future, which a random holdout overstates. The slice is small
+    # because the latest days are also the most useful to learn from: on July 2013, holding out
+    # 10% of January-June instead of 3% costs about 0.01 AUC.
+    n_val = max(1, int(len(examples) * hp.validation_fraction))
+    fit_rows = examples.iloc[:-n_val].sample(frac=1.0, random_state=hp.seed)
+    val_rows = examples.iloc[-n_val:]
+
+    def dataset(rows: pd.DataFrame) -> tf.data.Dataset:
+        labels = rows[config.label.name].to_numpy(dtype="float32")
+        return tf.data.Dataset.from_tensor_slices((as_model_inputs(rows, config), labels)).batch(hp.batch_size)
+
+    members, result = [], TrainResult(rows=len(examples))
+    for i in range(hp.ensemble):
+        member_hp = replace(hp, seed=hp.seed + i)
+        keras.utils.set_random_seed(member_hp.seed)
+        print(f"train: ensemble member {i + 1} of {hp.ensemble}", flush=True)
+        model = build_model(fit_rows, config, member_hp)
+        history = model.fit(
+            dataset(fit_rows).shuffle(256, seed=member_hp.seed),
+            validation_data=dataset(val_rows),
+            epochs=hp.epochs,
+            verbose=2,
+            shuffle=False,  # the dataset is shuffled itself
+            callbacks=[keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True)],
+        )
+        members.append(model)
+        result.histories.append({k: [float(v) for v in vs] for k, vs in history.history.items()})
+    if len(members) > 1:
+        inputs = keras_inputs(config)
+        model = keras.Model(inputs, keras.layers.Average(name="probability")([m(inputs) for m in members]))
+    model.export(model_dir, verbose=False)
+    return result
+
+
+def curves_html(result: TrainResult) -> str:
+    """Loss and AUC per epoch of each ensemble member, train against validation."""
+
+    def series(key: str) -> dict[str, list[float]]:
+        return {
+            f"{split} {i + 1}": h.get(prefix + key, [])
+            for i, h in enumerate(result.histories)
+            for split, prefix in (("train", ""), ("validation", "val_"))
+        }
+
+    summary = report.table(
+        ["member", "epochs", "best validation AUC"],
+        [[i + 1, e, a] for i, (e, a) in enumerate(zip(result.epochs, result.best_val_auc, strict=True))],
+    )
+    return report.page(
+        "Training curves",
+        summary,
+        report.line_chart(series("loss"), "loss", "epoch"),
+        report.line_chart(series("auc"), "AUC", "epoch"),
+    )

@@ -1,0 +1,13 @@
+"""The feature pipeline: fill the Feast repository up to `end` (offline tables, `feast apply`,
+the outcome stream, the online store). Scheduled on its own clock on a cluster; the training
+pipeline runs the same component before it builds a training set."""
+
+from kfp import dsl
+from loopline.components.load_features import load_features_component
+
+PIPELINE_NAME = "loopline-features"
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Load the Feast feature store up to a time.")
+def features_pipeline(source: str, feature_repo: str, end: str, config: str = "flights") -> str:
+    return load_features_component(config=config, source=source, feature_repo=feature_repo, end=end).output
