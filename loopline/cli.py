@@ -215,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     except LooplineError as error:
         print(f"loopline: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # one line for the user; LOOPLINE_DEBUG=1 shows the trace
+        if os.environ.get("LOOPLINE_DEBUG"):
+            raise
+        print(f"loopline: unexpected {type(error).__name__}: {error} (LOOPLINE_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

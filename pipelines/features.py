@@ -10,4 +10,4 @@ PIPELINE_NAME = "loopline-features"
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Load the Feast feature store up to a time.")
 def features_pipeline(source: str, feature_repo: str, end: str, config: str = "flights") -> str:
-    return load_features_component(config=config, source=source, feature_repo=feature_repo, end=end).output
+    return load_features_component(config=config, source=source, feature_repo=feature_repo, end=end).outputs["Output"]

