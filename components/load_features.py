@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import Metrics, Output
+
 from loopline.components.image import IMAGE
 
 

@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import Input, Metrics, Model
+
 from loopline.components.image import IMAGE
 
 

@@ -3,6 +3,7 @@ the outcome stream, the online store). Scheduled on its own clock on a cluster; 
 pipeline runs the same component before it builds a training set."""
 
 from kfp import dsl
+
 from loopline.components.load_features import load_features_component
 
 PIPELINE_NAME = "loopline-features"

@@ -5,6 +5,7 @@ ingest + load features (Feast, up to `end`) -> transform (point-in-time training
 """
 
 from kfp import dsl
+
 from loopline.components.evaluate import evaluate_component
 from loopline.components.ingest import ingest_component
 from loopline.components.load_features import load_features_component

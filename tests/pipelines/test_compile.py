@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kfp import components
+
 from loopline.components.image import IMAGE
 
 CHECKED_IN = Path(__file__).parents[2] / "pipelines"
