@@ -72,7 +72,7 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
     with timed("evaluate (TFMA, against production)", times):
         evaluate(config, eval_ex, model, model, str(work / "eval2"))
     with timed("push", times):
-        registry.push(str(work / "registry"), "flights", model, {})
+        registry.push(str(work / "registry"), "flights", model, {}, None)
     return times
 
 

@@ -1,7 +1,7 @@
 """The push component: `loopline.steps.push.push` into the model registry."""
 
 from kfp import dsl
-from kfp.dsl import Input, Metrics, Model
+from kfp.dsl import Artifact, Input, Metrics, Model, Output
 
 from loopline.components.image import IMAGE
 
@@ -16,18 +16,28 @@ def push_component(
     schema_hash: str,
     start: str,
     end: str,
+    receipt: Output[Artifact],
 ) -> str:
-    """Copy the blessed model into the registry and make it production; returns the version."""
+    """Copy the blessed model into the registry and make it production, if production is still
+    the version evaluate judged it against. Returns the new version, or "" when production moved
+    meanwhile (the run ends cleanly, not pushed); `receipt` says which, in its metadata."""
+    from pathlib import Path
+
     from loopline.config import load_config
     from loopline.errors import reported
+    from loopline.registry import PointerMoved
     from loopline.steps.push import push
 
-    metadata = {
-        "metrics": dict(metrics.metadata),
-        "data_window": {"start": start, "end": end},
-        "schema_hash": schema_hash,
-    }
+    judged = dict(metrics.metadata)
+    baseline = f"{int(judged['production_version']):04d}" if "production_version" in judged else None
+    metadata = {"metrics": judged, "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
     with reported():
-        version = push(registry, load_config(config).name, model.path, blessed, metadata)
-    print(f"push: {version.model} version {version.version} is in production at {version.uri}")
-    return version.version
+        try:
+            pushed = push(registry, load_config(config).name, model.path, blessed, metadata, baseline)
+            version, message = pushed.version, f"{pushed.model} version {pushed.version} is in production"
+        except PointerMoved as moved:
+            version, message = "", f"not pushed: {moved}"
+    print(f"push: {message}")
+    receipt.metadata.update(version=version, message=message, baseline=baseline or "")
+    Path(receipt.path).write_text(message + "\n")
+    return version

@@ -81,6 +81,8 @@ def _describe(summary) -> str:
     lines.append(f"blessed         {'yes' if summary.blessed else 'no'}")
     lines += [f"                - {reason}" for reason in summary.reasons]
     lines.append(f"pushed version  {summary.pushed_version or 'none (production unchanged)'}")
+    if summary.push_message and not summary.pushed_version:
+        lines.append(f"                - {summary.push_message}")
     lines += [f"{label:<15} {path}" for label, path in summary.reports.items()]
     return "\n".join(lines)
 
@@ -88,7 +90,7 @@ def _describe(summary) -> str:
 def cmd_features(args) -> int:
     from loopline.config import load_config
     from loopline.events import parse_date, read_events
-    from loopline.features.store import materialize, replay, write_feature_tables
+    from loopline.features.store import locked, materialize, replay, write_feature_tables
     from loopline.local import ensure_source, run_features
 
     if args.action != "write" and not args.end:
@@ -98,15 +100,16 @@ def cmd_features(args) -> int:
         return _report(args, partial(run_features, args.source, args.end, args.config, args.repo), _describe_load)
     config = load_config(args.config)
     events = read_events(config, args.source)
-    if args.action == "write":
-        for table, count in write_feature_tables(config, args.source, events, args.repo).items():
-            print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
-        return 0
-    end = parse_date(args.end, "--end")
-    pushed = replay(config, events, args.repo, end)
-    print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
-    for view, (start, stop) in materialize(args.repo, end).items():
-        print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")
+    with locked(args.repo):
+        if args.action == "write":
+            for table, count in write_feature_tables(config, args.source, events, args.repo).items():
+                print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
+            return 0
+        end = parse_date(args.end, "--end")
+        pushed = replay(config, events, args.repo, end)
+        print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
+        for view, (start, stop) in materialize(args.repo, end).items():
+            print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")
     return 0
 
 

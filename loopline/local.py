@@ -55,6 +55,7 @@ class RunSummary:
     auc: float | None = None
     baseline_version: str | None = None
     pushed_version: str | None = None
+    push_message: str = ""
     metrics: dict = field(default_factory=dict)
     reports: dict = field(default_factory=dict)
 
@@ -92,10 +93,12 @@ def run_pipeline(pipeline, name: str, **arguments) -> tuple[Path | None, str]:
     return (folders[0] if folders else None), error
 
 
-def task_output(run: Path | None, task: str) -> dict:
-    """A task's executor output (its return value and artifacts' metadata), {} if it never ran."""
+def artifact_metadata(run: Path | None, task: str, artifact: str) -> dict:
+    """The metadata a task recorded on one of its output artifacts; {} if the task never ran."""
     path = run / task / "executor_output.json" if run else None
-    return json.loads(path.read_text()) if path and path.exists() else {}
+    if not (path and path.exists()):
+        return {}
+    return json.loads(path.read_text())["artifacts"][artifact]["artifacts"][0]["metadata"]
 
 
 def _evaluation(run: Path | None) -> dict:
@@ -154,7 +157,7 @@ def run_training(
         **hyperparameters,
     )
     evaluation = _evaluation(run)
-    pushed = task_output(run, "push-component").get("parameterValues", {}).get("Output")
+    pushed = artifact_metadata(run, "push-component", "receipt")
     return RunSummary(
         run_folder=str(run or ""),
         succeeded=not error,
@@ -163,7 +166,8 @@ def run_training(
         reasons=evaluation.get("reasons", []),
         auc=evaluation.get("metrics", {}).get("auc"),
         baseline_version=before.version if before else None,
-        pushed_version=pushed,
+        pushed_version=pushed.get("version") or None,
+        push_message=pushed.get("message", ""),
         metrics=evaluation.get("metrics", {}),
         reports=_reports(run) if run else {},
     )
@@ -180,6 +184,5 @@ def run_features(source: str, end: str, config: str = "flights", feature_repo: s
     run, error = run_pipeline(
         features_pipeline, PIPELINE_NAME, source=source, end=end, config=config, feature_repo=feature_repo
     )
-    store = task_output(run, "load-features-component").get("artifacts", {}).get("store", {})
-    metrics = store.get("artifacts", [{}])[0].get("metadata", {}) if store else {}
+    metrics = artifact_metadata(run, "load-features-component", "store")
     return RunSummary(run_folder=str(run or ""), succeeded=not error, error=error, metrics=metrics)

@@ -1,11 +1,16 @@
 """A versioned model registry in a folder: local path or gs://bucket/prefix.
 
-    <registry>/<model>/versions/0001/model/...     the exported SavedModel
-    <registry>/<model>/versions/0001/version.json  metadata, written last: marks the copy complete
-    <registry>/<model>/production.json             the production pointer, replaced atomically
+    <registry>/<model>/versions/0001/claim.json     the number, taken by an exclusive create
+    <registry>/<model>/versions/0001/model/...      the exported SavedModel
+    <registry>/<model>/versions/0001/version.json   metadata, written last: marks the copy complete
+    <registry>/<model>/production.json              the production pointer
 
-A push copies everything first and moves the pointer last, so a crash at any point leaves the
-previous production model in place; an incomplete version folder is never pointed at.
+Safe under concurrency: a version number is claimed by creating its claim exclusively (O_EXCL
+locally, generation 0 as a GCS precondition), so racing pushes get distinct numbers. A pointer
+moves by compare-and-swap from the version its mover saw (evaluate's baseline, for a push): if
+another push moved it in the meantime the move is refused and the pointer left alone. A push
+copies everything first and moves the pointer last, so a crash at any point leaves the previous
+production model in place; an incomplete version is never pointed at.
 """
 
 from __future__ import annotations
@@ -17,8 +22,22 @@ from datetime import UTC, datetime
 from loopline import storage
 from loopline.errors import RegistryError
 
-POINTER = "production.json"
+PRODUCTION = "production"
+POINTER = f"{PRODUCTION}.json"
 MARKER = "version.json"
+CLAIM = "claim.json"
+
+
+class PointerMoved(RegistryError):
+    """A pointer was not where its mover saw it: another process moved it first."""
+
+    def __init__(self, pointer: str, expected: str | None, found: str | None):
+        self.pointer, self.expected, self.found = pointer, expected, found
+        super().__init__(
+            f"{pointer} changed from {expected or 'none'} to {found or 'none'} during evaluation"
+            if pointer == PRODUCTION
+            else f"{pointer} changed from {expected or 'none'} to {found or 'none'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -33,16 +52,38 @@ def _model_root(registry: str, model: str) -> str:
     return storage.join(registry, model)
 
 
+def _pointer_uri(registry: str, model: str, pointer: str) -> str:
+    return storage.join(_model_root(registry, model), f"{pointer}.json")
+
+
+def _read_pointer(registry: str, model: str, pointer: str) -> tuple[str | None, str | None]:
+    """The pointer's text and the version it names; (None, None) when it does not exist."""
+    uri = _pointer_uri(registry, model, pointer)
+    try:
+        text = storage.read_text(uri)
+    except FileNotFoundError:
+        return None, None
+    return text, _version_of(text, uri)
+
+
+def _version_of(text: str | None, uri: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)["version"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise RegistryError(f"{uri} is not valid JSON naming a version") from None
+
+
+def pointed(registry: str, model: str, pointer: str = PRODUCTION) -> ModelVersion | None:
+    """The version a pointer names (production by default), or None when it is not set."""
+    _, version = _read_pointer(registry, model, pointer)
+    return get(registry, model, version) if version else None
+
+
 def production(registry: str, model: str) -> ModelVersion | None:
     """The model version in production, or None before the first push."""
-    pointer = storage.join(_model_root(registry, model), POINTER)
-    try:
-        data = json.loads(storage.read_text(pointer))
-    except FileNotFoundError:
-        return None
-    except json.JSONDecodeError:
-        raise RegistryError(f"{pointer} is not valid JSON") from None
-    return get(registry, model, data["version"])
+    return pointed(registry, model, PRODUCTION)
 
 
 def get(registry: str, model: str, version: str) -> ModelVersion:
@@ -60,19 +101,42 @@ def versions(registry: str, model: str) -> list[str]:
     return [v for v in storage.list_dir(root) if storage.exists(storage.join(root, v, MARKER))]
 
 
-def _next_version(registry: str, model: str) -> str:
-    taken = [int(v) for v in storage.list_dir(storage.join(_model_root(registry, model), "versions")) if v.isdigit()]
-    return f"{max(taken, default=0) + 1:04d}"
+def _claim_version(registry: str, model: str, claimed_at: str) -> str:
+    """A new version number, taken atomically: the lowest above every number seen whose claim
+    this process creates first."""
+    root = storage.join(_model_root(registry, model), "versions")
+    number = max((int(v) for v in storage.list_dir(root) if v.isdigit()), default=0) + 1
+    while not storage.create_exclusive(storage.join(root, f"{number:04d}", CLAIM), json.dumps({"at": claimed_at})):
+        number += 1
+    return f"{number:04d}"
 
 
-def push(registry: str, model: str, model_dir: str, metadata: dict) -> ModelVersion:
-    """Copy `model_dir` in as a new version and make it production; returns the new version."""
-    version = _next_version(registry, model)
-    root = storage.join(_model_root(registry, model), "versions", version)
+def move(registry: str, model: str, pointer: str, expected: str | None, version: str) -> None:
+    """Point `pointer` at `version` if it still names `expected` (None: not set); PointerMoved if not."""
+    get(registry, model, version)  # only a complete version is ever pointed at
+    uri = _pointer_uri(registry, model, pointer)
+    seen, current = _read_pointer(registry, model, pointer)
+    if current != expected:
+        raise PointerMoved(pointer, expected, current)
+    text = json.dumps({"version": version, "moved_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    found = storage.compare_and_swap(uri, seen, text)
+    if found != seen:
+        raise PointerMoved(pointer, expected, _version_of(found, uri))
+
+
+def push(registry: str, model: str, model_dir: str, metadata: dict, expected: str | None) -> ModelVersion:
+    """Copy `model_dir` in as a new version and make it production if production is still
+    `expected` (the version the contender was judged against, None for none). If production
+    moved, PointerMoved: the new version stays in the registry, complete but not in production."""
     pushed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    version = _claim_version(registry, model, pushed_at)
+    root = storage.join(_model_root(registry, model), "versions", version)
     metadata = {**metadata, "version": version, "pushed_at": pushed_at}
     storage.upload_dir(model_dir, storage.join(root, "model"))
     storage.write_text(storage.join(root, MARKER), json.dumps(metadata, indent=1, sort_keys=True))
-    pointer = {"version": version, "promoted_at": pushed_at}
-    storage.write_text(storage.join(_model_root(registry, model), POINTER), json.dumps(pointer))
+    try:
+        move(registry, model, PRODUCTION, expected, version)
+    except PointerMoved as moved:
+        moved.args = (f"{moved}; version {version} stays in the registry, not in production",)
+        raise
     return ModelVersion(model, version, storage.join(root, "model"), metadata)

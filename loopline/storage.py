@@ -84,6 +84,55 @@ def write_text(uri: str, text: str) -> None:
     write_bytes(uri, text.encode())
 
 
+def create_exclusive(uri: str, text: str) -> bool:
+    """Create the object at `uri` holding `text` only if it does not exist yet; False if it did.
+    Atomic among racing writers: an exclusive create locally, generation 0 as a GCS precondition."""
+    if is_gcs(uri):
+        from google.api_core.exceptions import PreconditionFailed
+
+        try:
+            _blob(uri).upload_from_string(text.encode(), if_generation_match=0)
+        except PreconditionFailed:
+            return False
+        return True
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return True
+
+
+def compare_and_swap(uri: str, expected: str | None, text: str) -> str | None:
+    """Replace the object at `uri` with `text` only if it holds `expected` (None: absent).
+    Returns what it held: `expected` when the swap happened. Atomic among racing writers: a file
+    lock beside a local file, the object's generation as a GCS precondition."""
+    if not is_gcs(uri):
+        from loopline.locks import file_lock
+
+        path = Path(uri)
+        with file_lock(path.with_name(f".{path.name}.lock"), uri):
+            current = path.read_text() if path.exists() else None
+            if current == expected:
+                write_text(uri, text)
+            return current
+    from google.api_core.exceptions import PreconditionFailed
+
+    bucket, key = _split(uri)
+    while True:
+        try:
+            blob = _client().bucket(bucket).get_blob(key)
+            current = blob.download_as_bytes(if_generation_match=blob.generation).decode() if blob else None
+            if current == expected:
+                _blob(uri).upload_from_string(text.encode(), if_generation_match=blob.generation if blob else 0)
+            return current
+        except PreconditionFailed:
+            continue  # it changed between the read and the write: read again
+
+
 def exists(uri: str) -> bool:
     if not is_gcs(uri):
         return Path(uri).exists()

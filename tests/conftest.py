@@ -69,11 +69,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _honour_generation_preconditions() -> None:
+    """gcp-storage-emulator ignores ifGenerationMatch on uploads; real GCS answers 412 when the
+    object's generation differs (0: the object must not exist). Teach it, so that the registry's
+    exclusive creates and compare-and-swaps meet the behaviour they rely on. Its server handles
+    one request at a time, so the check and the write are atomic, as on GCS."""
+    from http import HTTPStatus
+
+    from gcp_storage_emulator import server
+    from gcp_storage_emulator.exceptions import NotFound
+    from gcp_storage_emulator.handlers import objects
+
+    insert = objects.insert
+    if getattr(insert, "honours_preconditions", False):
+        return
+
+    def checked_insert(request, response, storage, *args, **kwargs):
+        wanted = request.query.get("ifGenerationMatch")
+        if wanted:
+            name = request.query.get("name", [None])[0] or request.data["meta"].get("name")
+            try:
+                current = storage.get_file_obj(request.params["bucket_name"], name)["generation"]
+            except NotFound:
+                current = "0"
+            if current != wanted[0]:
+                response.status = HTTPStatus.PRECONDITION_FAILED
+                response.json({"error": {"code": 412, "message": "conditionNotMet"}})
+                return None
+        return insert(request, response, storage, *args, **kwargs)
+
+    checked_insert.honours_preconditions = True
+    objects.insert = checked_insert
+    for _, methods in server.HANDLERS:
+        for method, handler in methods.items():
+            if handler is insert:
+                methods[method] = checked_insert
+
+
 @pytest.fixture(scope="session")
 def gcs_bucket(tmp_path_factory):
     """A bucket on gcp-storage-emulator, served on loopback for the session; yields gs://bucket."""
     from gcp_storage_emulator.server import create_server
 
+    _honour_generation_preconditions()
     port = _free_port()
     server = create_server("127.0.0.1", port, in_memory=True, default_bucket="loopline-test")
     server.start()

@@ -24,6 +24,7 @@ from loopline.config import Config, Lookup, in_environment
 from loopline.errors import LooplineError
 from loopline.events import read_events, read_table
 from loopline.features.history import EVENT_TIMESTAMP, outcome_stream, trailing_rates
+from loopline.locks import file_lock
 
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
 OUTCOMES = "outcomes"  # the push source's name and its offline table
@@ -79,6 +80,13 @@ def _microseconds(frame: pd.DataFrame) -> pd.DataFrame:
     """Timestamps in microseconds: DuckDB reads nanosecond UTC timestamps in Parquet as strings."""
     stamps = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
     return frame.astype({c: "datetime64[us, UTC]" for c in stamps})
+
+
+def locked(repo_path: str, exclusive: bool = True):
+    """The repository's lock: exclusive to write the store (tables, stream, online store), shared
+    to read a training set, so that a reader never sees a load half done and two loads never
+    interleave. A process that must wait says so; see loopline.locks."""
+    return file_lock(Path(repo_path, "data", ".lock"), f"the feature store {repo_path}", exclusive)
 
 
 def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
@@ -165,10 +173,11 @@ def load(
     outcome stream replayed and the batch views materialized. Returns rows per table and pushes."""
     feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
     events = read_events(config, source)
-    rows = write_feature_tables(config, source, events, repo_path)
-    apply(repo_path, fs_yaml_file)
-    rows[OUTCOMES] = replay(config, events, repo_path, end, fs_yaml_file)
-    materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
+    with locked(repo_path):
+        rows = write_feature_tables(config, source, events, repo_path)
+        apply(repo_path, fs_yaml_file)
+        rows[OUTCOMES] = replay(config, events, repo_path, end, fs_yaml_file)
+        materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
     return rows
 
 
@@ -184,7 +193,7 @@ def training_set(
     except Exception:  # Feast raises its own not-found error per registry type
         raise LooplineError(f"feature service '{name}' is not registered for {repo_path}: run `feast apply`") from None
     entity_df = events.assign(**{EVENT_TIMESTAMP: events[config.source.timestamp], ROW: np.arange(len(events))})
-    with in_environment(config):
+    with in_environment(config), locked(repo_path, exclusive=False):
         joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
     joined = joined.sort_values(ROW).drop(columns=[ROW, EVENT_TIMESTAMP]).reset_index(drop=True)
     return joined[[*events.columns, *[c for c in joined.columns if c not in events.columns]]]
