@@ -41,7 +41,7 @@ def file_lock(path: str | Path, what: str, exclusive: bool = True) -> Iterator[N
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise LooplineError(
-                        f"{what} stayed locked by another process for {timeout_seconds():.0f} s "
+                        f"{what} stayed locked by another process for {timeout_seconds():g} s "
                         f"({path}); try again when it has finished, or raise LOOPLINE_LOCK_TIMEOUT"
                     ) from None
                 if not said:

@@ -94,7 +94,8 @@ def test_a_corrupt_pointer_is_a_named_error(tmp_path):
 def test_a_push_judged_against_a_stale_production_is_refused(reg, tmp_path):
     push(reg, "flights", model_dir(tmp_path, "one"), True, {}, None)
     push(reg, "flights", model_dir(tmp_path, "two"), True, {}, "0001")
-    with pytest.raises(registry.PointerMoved, match="production changed from 0001 to 0002 during evaluation; version 0003 stays"):
+    stale = "production changed from 0001 to 0002 during evaluation; version 0003 stays"
+    with pytest.raises(registry.PointerMoved, match=stale):
         push(reg, "flights", model_dir(tmp_path, "judged-against-one"), True, {}, "0001")
     assert registry.production(reg, "flights").version == "0002"
     assert registry.versions(reg, "flights") == ["0001", "0002", "0003"]  # kept, complete, not in production
