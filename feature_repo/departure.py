@@ -1,5 +1,5 @@
 """Request-time features of the scheduled departure: local hour, weekday and month, and hours
-since the aircraft's previous leg landed. Computed by the model contract (loopline.model_io),
+since the aircraft's previous leg reached the gate. Computed by the model contract (loopline.model_io),
 offline and online, with the config that LOOPLINE_CONFIG names (default: the packaged flights)."""
 
 import pandas as pd
@@ -10,8 +10,9 @@ from history import previous_leg
 
 scheduled_departure = RequestSource(
     name="scheduled_departure",
-    schema=[Field(name="time_hour", dtype=UnixTimestamp)],  # source.timestamp of the flights config
-    description="The scheduled departure hour (UTC), given with each request.",
+    # source.timestamp and source.minute of the flights config
+    schema=[Field(name="time_hour", dtype=UnixTimestamp), Field(name="minute", dtype=Int64)],
+    description="The scheduled departure: its hour (UTC) and minute, given with each request.",
 )
 
 
@@ -32,5 +33,4 @@ def departure(inputs: pd.DataFrame) -> pd.DataFrame:
     from loopline.config import load_config
     from loopline.model_io import request_features
 
-    source = load_config(os.environ.get("LOOPLINE_CONFIG", "flights")).source
-    return request_features(inputs, source.timestamp, source.timezone)
+    return request_features(inputs, load_config(os.environ.get("LOOPLINE_CONFIG", "flights")))

@@ -1,4 +1,5 @@
-"""Origin weather at the scheduled hour: hourly observations per departure airport."""
+"""Origin weather: the latest hourly observations of the departure airport known at departure
+(an hour's row is stamped when its last report is in, HH:51)."""
 
 from datetime import timedelta
 

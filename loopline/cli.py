@@ -90,7 +90,7 @@ def _describe(summary) -> str:
 def cmd_features(args) -> int:
     from loopline.config import load_config
     from loopline.events import parse_date, read_events
-    from loopline.features.store import locked, materialize, replay, write_feature_tables
+    from loopline.features.store import locked, materialize, replay, streams, write_feature_tables, zones
     from loopline.local import ensure_source, run_features
 
     if args.action != "write" and not args.end:
@@ -99,15 +99,15 @@ def cmd_features(args) -> int:
     if args.action == "load":
         return _report(args, partial(run_features, args.source, args.end, args.config, args.repo), _describe_load)
     config = load_config(args.config)
-    events = read_events(config, args.source)
+    events, places = read_events(config, args.source), zones(config, args.source)
     with locked(args.repo):
         if args.action == "write":
-            for table, count in write_feature_tables(config, args.source, events, args.repo).items():
+            for table, count in write_feature_tables(config, args.source, events, args.repo, places).items():
                 print(f"{table:>15}: {count:>7,} rows written to {args.repo}/data/{table}.parquet")
             return 0
         end = parse_date(args.end, "--end")
-        pushed = replay(config, events, args.repo, end)
-        print(f"{'outcomes':>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
+        for name, pushed in replay(streams(config, events, places), args.repo, end).items():
+            print(f"{name:>15}: {pushed:,} events pushed in time order up to {end.isoformat()}")
         for view, (start, stop) in materialize(args.repo, end).items():
             print(f"{view:>15}: online store holds values up to {stop} (this run from {start})")
     return 0

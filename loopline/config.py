@@ -28,6 +28,8 @@ TimeFeature = Literal["hour", "weekday", "month"]
 ENVIRONMENT = "LOOPLINE_CONFIG"  # names the config for code that gets nothing else (the on-demand view)
 PREVIOUS_AT = "previous_known_at"
 HOURS_SINCE_PREVIOUS = "hours_since_previous"
+LIVE_COLUMNS = ("recent_departures", "recent_mean_delay")
+SCHEDULED = "scheduled_departures"
 
 
 class _Strict(BaseModel):
@@ -41,16 +43,19 @@ class Lookup(_Strict):
     keys: list[str] = Field(min_length=1)
     columns: dict[str, ColumnKind] = Field(min_length=1)
     prefix: str = ""
+    known_after_minutes: int = Field(default=0, ge=0)  # a row stamped T is known at T + this
 
     def output_name(self, column: str) -> str:
         return f"{self.prefix}{column}"
 
 
 class Source(_Strict):
-    """The event table: its required columns and the column that stamps each event."""
+    """The event table: its required columns and the column that stamps each event; `minute`
+    names a column of minutes after that stamp when events happen within its hour."""
 
     table: str
     timestamp: str
+    minute: str | None = None
     timezone: str = "UTC"
     columns: dict[str, ColumnKind] = Field(min_length=1)
     lookups: list[Lookup] = []
@@ -88,21 +93,57 @@ class Features(_Strict):
     time: list[TimeFeature] = []
 
 
-class History(_Strict):
-    """Features from the outcomes of past events: the label column's value, once it is known.
+class Zones(_Strict):
+    """Where a place's time zone comes from: a table of the source (`key` -> IANA `column`), and
+    `extra` zones for places the table lacks."""
 
-    An event's outcome is known `known_after` minutes (a sum of columns, missing counting 0)
-    plus `allowance_minutes` after its timestamp. `previous` names an entity key: each event
-    sees the latest outcome of the same entity known before it (streamed through Feast as the
-    outcomes happen). `trailing` names groups of keys: each event sees its group's label rate
-    over the `trailing_days` before its day.
+    table: str
+    key: str
+    column: str
+    extra: dict[str, str] = {}
+
+
+class Arrival(_Strict):
+    """When an event's outcome becomes known: the `scheduled` local time (HHMM) at the place in
+    the `place` column, after the event, plus `delay` minutes. No delay: it never becomes known."""
+
+    scheduled: str
+    place: str
+    delay: str
+    zones: Zones
+
+
+class Live(_Strict):
+    """A place's live state, streamed as events happen: per `key`, the events that happened
+    (event time + `delay` minutes; no delay: it never happened) in the last `window_minutes`,
+    their count and mean delay; and how many events are scheduled there in each hour."""
+
+    key: str
+    delay: str
+    window_minutes: int = Field(default=120, gt=0)
+
+
+class History(_Strict):
+    """Features from past events, each as of the moment it became known.
+
+    An event's outcome (the label column's value) becomes known at its `arrival`. `previous`
+    names an entity key: each event sees the latest outcome of the same entity known before it
+    (streamed through Feast as the outcomes happen). `trailing` names groups of keys: each event
+    sees its group's label rate over the `trailing_days` before its day. `live` streams a place's
+    recent events.
     """
 
-    known_after: list[str] = []
-    allowance_minutes: float = Field(default=0, ge=0)
+    arrival: Arrival | None = None
     previous: str | None = None
     trailing_days: int = Field(default=28, gt=0)
     trailing: dict[str, list[str]] = {}
+    live: Live | None = None
+
+    @model_validator(mode="after")
+    def _outcomes_need_an_arrival(self) -> History:
+        if (self.previous or self.trailing) and not self.arrival:
+            raise ValueError("previous and trailing need `arrival`: when an outcome becomes known")
+        return self
 
 
 class Validation(_Strict):
@@ -160,6 +201,8 @@ class Config(_Strict):
             columns |= {self.previous_column: "float", PREVIOUS_AT: "timestamp", HOURS_SINCE_PREVIOUS: "float"}
         for group in self.history.trailing:
             columns |= dict.fromkeys(self.trailing_columns(group), "float")
+        if self.history.live:
+            columns |= dict.fromkeys([*LIVE_COLUMNS, SCHEDULED], "float")
         return columns
 
     @property
@@ -178,7 +221,13 @@ class Config(_Strict):
         ]
         checks += [("evaluation.slices", s) for s in self.evaluation.slices]
         checks += [(f"source.lookups[{lu.table}].keys", lu.keys) for lu in self.source.lookups]
-        checks += [("history.known_after", self.history.known_after)]
+        if self.source.minute:
+            checks += [("source.minute", [self.source.minute])]
+        if self.history.arrival:
+            arrival = self.history.arrival
+            checks += [("history.arrival", [arrival.scheduled, arrival.place, arrival.delay])]
+        if self.history.live:
+            checks += [("history.live", [self.history.live.key, self.history.live.delay])]
         checks += [("history.previous", [self.history.previous])] if self.history.previous else []
         checks += [(f"history.trailing[{group}]", keys) for group, keys in self.history.trailing.items()]
         for field, names in checks:

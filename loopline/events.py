@@ -91,3 +91,11 @@ def parse_window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     if begin >= finish:
         raise DataError(f"window [{start}, {end}): start must come before end")
     return begin, finish
+
+
+def event_time(frame: pd.DataFrame, config: Config) -> pd.Series:
+    """When each event happens: its timestamp plus `source.minute` minutes, when configured."""
+    stamps = pd.to_datetime(frame[config.source.timestamp], utc=True)
+    if not config.source.minute:
+        return stamps
+    return stamps + pd.to_timedelta(frame[config.source.minute].astype("float64").fillna(0), unit="min")

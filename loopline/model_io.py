@@ -16,6 +16,7 @@ import pandas as pd
 
 from loopline.config import HOURS_SINCE_PREVIOUS, PREVIOUS_AT, Config
 from loopline.errors import DataError
+from loopline.events import event_time
 
 TIME_PARTS = {
     "hour": lambda t: t.dt.hour,
@@ -27,11 +28,11 @@ DTYPES = {"categorical": "string", "numeric": "float32", "time": "int64"}
 EXAMPLE_KINDS = {"categorical": "bytes", "numeric": "float", "time": "int"}
 
 
-def request_features(rows: pd.DataFrame, timestamp: str, timezone: str) -> pd.DataFrame:
-    """Every time part of `timestamp` in local time, and hours since the previous outcome (NaN
-    when there is none): the on-demand feature view's output for `rows`."""
-    stamps = pd.to_datetime(rows[timestamp], utc=True)
-    local = stamps.dt.tz_convert(timezone)
+def request_features(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Every time part of the event's time in the source's local time zone, and hours since the
+    previous outcome (NaN when there is none): the on-demand feature view's output for `rows`."""
+    stamps = event_time(rows, config)
+    local = stamps.dt.tz_convert(config.source.timezone)
     out = pd.DataFrame({part: TIME_PARTS[part](local).astype("int64") for part in TIME_PARTS}, index=rows.index)
     if PREVIOUS_AT in rows:
         previous = pd.to_datetime(rows[PREVIOUS_AT], utc=True)

@@ -1,14 +1,17 @@
 """The feature store's data (feature_repo/): offline tables, the outcome stream, the online store,
 and training sets through the config's feature service.
 
-Offline tables, written into `<repo>/data/` from the source:
+Offline tables, written into `<repo>/data/` from the source, each row stamped when it became known:
 - one per lookup of the config: its keys other than the timestamp are the entity's join keys;
-  `event_timestamp` is the lookup's timestamp key (weather: the observation hour) or, for a lookup
-  without one (planes), STATIC_SINCE, so that it joins every later event;
+  `event_timestamp` is the lookup's timestamp key plus its `known_after_minutes` (weather: the
+  hour's last report, HH:51) or, for a lookup without one (planes), STATIC_SINCE, so that it
+  joins every later event;
 - one per trailing group of `history`: the group's label rate and event count over the
   `trailing_days` before each day, stamped at midnight UTC (outcomes known before it only);
-- `outcomes.parquet`: the outcome stream, filled only by pushes (`replay`), one event per outcome
-  as it becomes known, e.g. an aircraft landing.
+- `<live key>_schedule.parquet`: events scheduled per place and hour, stamped at the hour;
+- the streams, filled only by pushes (`replay`) as the events happen: `outcomes.parquet` (each
+  outcome when it becomes known, e.g. an aircraft at the gate) and `departures.parquet` (each
+  place's live state).
 """
 
 import os
@@ -22,12 +25,20 @@ import pandas as pd
 
 from loopline.config import Config, Lookup, in_environment
 from loopline.errors import LooplineError
-from loopline.events import read_events, read_table
-from loopline.features.history import EVENT_TIMESTAMP, outcome_stream, trailing_rates
+from loopline.events import event_time, read_events, read_table
+from loopline.features.history import (
+    EVENT_TIMESTAMP,
+    live_stream,
+    outcome_stream,
+    schedule,
+    time_zones,
+    trailing_rates,
+)
 from loopline.locks import file_lock
 
 STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
-OUTCOMES = "outcomes"  # the push source's name and its offline table
+OUTCOMES = "outcomes"  # the push sources' names and their offline tables
+DEPARTURES = "departures"
 ROW = "_row"  # keeps the events' order through the point-in-time join
 
 
@@ -38,35 +49,58 @@ def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
     return table.rename(columns={c: lookup.output_name(c) for c in lookup.columns})
 
 
-def feature_tables(config: Config, source: str, events: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Every batch table: one per lookup of `source` and one per trailing group of `events`
-    (`<group>_rates`)."""
+def zones(config: Config, source: str) -> dict[str, str]:
+    """The places' time zones when the config times outcomes by an arrival; else none."""
+    return time_zones(config, source) if config.history.arrival else {}
+
+
+def feature_tables(
+    config: Config, source: str, events: pd.DataFrame, places: dict[str, str]
+) -> dict[str, pd.DataFrame]:
+    """Every batch table: one per lookup of `source`, one per trailing group of `events`
+    (`<group>_rates`) and, with a live key, its schedule (`<key>_schedule`)."""
     tables = {}
     for lookup in config.source.lookups:
         table = read_lookup(config, source, lookup)
         stamps = [key for key in lookup.keys if config.raw_columns[key] == "timestamp"]
-        table[EVENT_TIMESTAMP] = table.pop(stamps[0]) if stamps else STATIC_SINCE
+        known = pd.Timedelta(minutes=lookup.known_after_minutes)
+        table[EVENT_TIMESTAMP] = table.pop(stamps[0]) + known if stamps else STATIC_SINCE
         for column, kind in lookup.columns.items():
             if kind == "float":
                 table[lookup.output_name(column)] = table[lookup.output_name(column)].astype("float32")
         tables[lookup.table] = table
     for group, keys in config.history.trailing.items():
-        tables[f"{group}_rates"] = trailing_rates(config, events, group, keys)
+        tables[f"{group}_rates"] = trailing_rates(config, events, places, group, keys)
+    if config.history.live:
+        tables[f"{config.history.live.key}_schedule"] = schedule(config, events)
     return tables
 
 
-def write_feature_tables(config: Config, source: str, events: pd.DataFrame, repo_path: str) -> dict[str, int]:
-    """Write the batch tables into `<repo_path>/data/` (replacing them) and, when the config has a
-    previous-outcome stream, an empty outcome table unless one exists; returns rows per table."""
+def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The config's streams of `events`, each in time order: outcomes as they become known, the
+    live state of places as events happen."""
+    out = {}
+    if config.history.previous:
+        out[OUTCOMES] = outcome_stream(config, events, places)
+    if config.history.live:
+        out[DEPARTURES] = live_stream(config, events)
+    return out
+
+
+def write_feature_tables(
+    config: Config, source: str, events: pd.DataFrame, repo_path: str, places: dict[str, str]
+) -> dict[str, int]:
+    """Write the batch tables into `<repo_path>/data/` (replacing them) and an empty table for each
+    stream that has none yet (pushes fill it); returns rows per batch table."""
     data = Path(repo_path, "data")
     data.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for table, frame in feature_tables(config, source, events).items():
+    for table, frame in feature_tables(config, source, events, places).items():
         _write_atomic(frame, data / f"{table}.parquet")
         rows[table] = len(frame)
-    outcomes = data / f"{OUTCOMES}.parquet"
-    if config.history.previous and not outcomes.exists():
-        _write_atomic(outcome_stream(config, events.head(0)), outcomes)
+    for name, empty in streams(config, events.head(0), places).items():
+        if not (data / f"{name}.parquet").exists():
+            _write_atomic(empty, data / f"{name}.parquet")
     return rows
 
 
@@ -117,27 +151,28 @@ def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
 
 
 def replay(
-    config: Config, events: pd.DataFrame, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
-) -> int:
-    """Push the outcomes of `events` known up to `end` (inclusive) that the store has not seen yet, a day at a
-    time in time order, to the online and offline stores: the stream as it would have arrived.
-    Returns the number of events pushed."""
+    pushes: dict[str, pd.DataFrame], repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
+) -> dict[str, int]:
+    """Push each stream's events stamped up to `end` (inclusive) that the store has not seen yet,
+    a day at a time in time order, to the online and offline stores: the streams as they would
+    have arrived. Returns the number of events pushed per stream."""
     from feast.data_source import PushMode
 
-    if not config.history.previous:
-        return 0
     store = feature_store(repo_path, fs_yaml_file)
-    if not any(s.name == OUTCOMES for s in store.list_data_sources()):
-        raise LooplineError(
-            f"push source '{OUTCOMES}' is not registered for {repo_path}: run `feast apply` there first"
-        )
-    seen = pd.read_parquet(Path(repo_path, "data", f"{OUTCOMES}.parquet"), columns=[EVENT_TIMESTAMP])
-    since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
-    stream = outcome_stream(config, events)
-    todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
-    for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):
-        store.push(OUTCOMES, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
-    return len(todo)
+    registered = {s.name for s in store.list_data_sources()}
+    pushed = {}
+    for name, stream in pushes.items():
+        if name not in registered:
+            raise LooplineError(
+                f"push source '{name}' is not registered for {repo_path}: run `feast apply` there first"
+            )
+        seen = pd.read_parquet(Path(repo_path, "data", f"{name}.parquet"), columns=[EVENT_TIMESTAMP])
+        since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
+        todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
+        for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):
+            store.push(name, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
+        pushed[name] = len(todo)
+    return pushed
 
 
 def materialize(
@@ -170,13 +205,14 @@ def load(
     config: Config, source: str, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
 ) -> dict[str, int]:
     """Everything the store needs up to `end`: batch tables written, definitions applied, the
-    outcome stream replayed and the batch views materialized. Returns rows per table and pushes."""
+    streams replayed and the batch views materialized. Returns rows per table and pushes per stream."""
     feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
     events = read_events(config, source)
+    places = zones(config, source)
     with locked(repo_path):
-        rows = write_feature_tables(config, source, events, repo_path)
+        rows = write_feature_tables(config, source, events, repo_path, places)
         apply(repo_path, fs_yaml_file)
-        rows[OUTCOMES] = replay(config, events, repo_path, end, fs_yaml_file)
+        rows |= replay(streams(config, events, places), repo_path, end, fs_yaml_file)
         materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
     return rows
 
@@ -184,15 +220,15 @@ def load(
 def training_set(
     config: Config, events: pd.DataFrame, repo_path: str, fs_yaml_file: str | Path | None = None
 ) -> pd.DataFrame:
-    """`events` with the feature service's values as of each event's timestamp (point in time),
-    in the events' order."""
+    """`events` with the feature service's values as of each event's time (point in time), in the
+    events' order."""
     store = feature_store(repo_path, fs_yaml_file)
     name = config.features.service
     try:
         service = store.get_feature_service(name)
     except Exception:  # Feast raises its own not-found error per registry type
         raise LooplineError(f"feature service '{name}' is not registered for {repo_path}: run `feast apply`") from None
-    entity_df = events.assign(**{EVENT_TIMESTAMP: events[config.source.timestamp], ROW: np.arange(len(events))})
+    entity_df = events.assign(**{EVENT_TIMESTAMP: event_time(events, config), ROW: np.arange(len(events))})
     with in_environment(config), locked(repo_path, exclusive=False):
         joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
     joined = joined.sort_values(ROW).drop(columns=[ROW, EVENT_TIMESTAMP]).reset_index(drop=True)

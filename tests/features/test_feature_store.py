@@ -7,9 +7,21 @@ import pytest
 
 from loopline.config import load_config
 from loopline.errors import LooplineError
-from loopline.events import read_events
-from loopline.features.history import EVENT_TIMESTAMP, outcome_stream
-from loopline.features.store import OUTCOMES, STATIC_SINCE, copy_repo, feature_store, load, materialize, replay
+from loopline.events import event_time, read_events
+from loopline.features.history import EVENT_TIMESTAMP, known_at, live_stream, outcome_stream
+from loopline.features.store import (
+    DEPARTURES,
+    OUTCOMES,
+    STATIC_SINCE,
+    copy_repo,
+    feature_store,
+    load,
+    materialize,
+    replay,
+    streams,
+    training_set,
+    zones,
+)
 from loopline.model_io import make_features
 from tests.conftest import END, REPO
 
@@ -18,6 +30,7 @@ pytestmark = pytest.mark.slow
 WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 PLANE = ["plane_year", "plane_type", "plane_manufacturer", "plane_engines", "plane_seats"]
 HISTORY = ["previous_arr_delay", "route_late_rate", "route_events", "carrier_late_rate", "carrier_events"]
+HISTORY += ["recent_departures", "recent_mean_delay", "scheduled_departures"]
 REQUEST = ["hour", "weekday", "month", "hours_since_previous"]
 SERVED = WEATHER + PLANE + HISTORY + REQUEST
 KEYS = ["origin", "dest", "carrier", "tailnum"]
@@ -29,11 +42,10 @@ def store_of(repo):
 
 
 def historical(store, rows: pd.DataFrame) -> pd.DataFrame:
-    """Point-in-time values as of each row's time_hour (also its scheduled departure)."""
+    """Point-in-time values as of each row's scheduled departure (time_hour + minute)."""
     service = store.get_feature_service("flight_delay")
-    return store.get_historical_features(
-        entity_df=rows.assign(event_timestamp=rows.time_hour), features=service
-    ).to_df()
+    entity_df = rows.assign(event_timestamp=event_time(rows, load_config("flights")))
+    return store.get_historical_features(entity_df=entity_df, features=service).to_df()
 
 
 def online(store, rows: list[dict]) -> dict:
@@ -42,7 +54,10 @@ def online(store, rows: list[dict]) -> dict:
 
 
 def flight(tailnum="N14228", origin="EWR", dest="IAH", carrier="UA", at=END) -> dict:
-    return {"origin": origin, "dest": dest, "carrier": carrier, "tailnum": tailnum, "time_hour": at}
+    """A request for a flight scheduled to leave at `at` (a whole minute)."""
+    hour = at.floor("h")
+    keys = {"origin": origin, "dest": dest, "carrier": carrier, "tailnum": tailnum}
+    return keys | {"time_hour": hour, "minute": int((at - hour).total_seconds() // 60)}
 
 
 def same(a, b) -> bool:
@@ -60,24 +75,26 @@ def test_every_configured_feature_comes_with_the_event_or_from_the_service(sqlit
     assert set(config.feature_names) - set(config.source.columns) == served - {"plane_type", "previous_known_at"}
     assert not served & set(config.source.columns)
     request = store.get_on_demand_feature_view("departure").source_request_sources["scheduled_departure"]
-    assert [field.name for field in request.schema] == [config.source.timestamp]
+    assert [field.name for field in request.schema] == [config.source.timestamp, config.source.minute]
 
 
-def test_no_weather_stamped_after_the_event_joins(sqlite_repo, source):
+def test_an_hours_weather_joins_only_once_its_last_report_is_in(sqlite_repo, source):
+    """The row stamped 14:00 summarises reports up to 14:51: a departure at 14:05 or 14:50 sees
+    the 13:00 row, one at 14:51 the 14:00 row."""
     weather = pd.read_parquet(f"{source}/weather.parquet").set_index(["origin", "time_hour"])
     ewr = weather.loc["EWR", "temp"]
     hours = ewr.index[(ewr.index >= "2013-01-15") & (ewr.diff() != 0)]
     hour = next(h for h in hours if h - pd.Timedelta(hours=1) in ewr.index)  # the temperature changed at `hour`
-    rows = pd.DataFrame([flight(at=hour - pd.Timedelta(seconds=1)), flight(at=hour)])
-    joined = historical(store_of(sqlite_repo), rows).sort_values("time_hour")
-    before, at = joined["temp"].tolist()
-    assert before == pytest.approx(weather.loc[("EWR", hour - pd.Timedelta(hours=1)), "temp"])
-    assert at == pytest.approx(weather.loc[("EWR", hour), "temp"])
-    assert before != at
+    minutes = [5, 50, 51]
+    rows = pd.DataFrame([flight(at=hour + pd.Timedelta(minutes=m)) for m in minutes])
+    joined = historical(store_of(sqlite_repo), rows).sort_values("minute")
+    previous, current = weather.loc[("EWR", hour - pd.Timedelta(hours=1)), "temp"], weather.loc[("EWR", hour), "temp"]
+    assert joined["temp"].tolist() == pytest.approx([previous, previous, current])
+    assert previous != current
 
 
 def test_a_previous_leg_joins_only_once_it_has_landed(sqlite_repo, source):
-    """The pushed stream, read back point in time: a leg in the air at the departure never joins."""
+    """The pushed stream, read back point in time: a leg not at the gate at the departure never joins."""
     stream = pd.read_parquet(f"{sqlite_repo[0]}/data/{OUTCOMES}.parquet").sort_values(EVENT_TIMESTAMP)
     legs = stream[stream.tailnum == stream.tailnum.iloc[len(stream) // 2]]
     first, second = legs.iloc[0], legs.iloc[1]
@@ -85,12 +102,60 @@ def test_a_previous_leg_joins_only_once_it_has_landed(sqlite_repo, source):
     rows = pd.DataFrame(
         [flight(second.tailnum, at=landed - pd.Timedelta(minutes=1)), flight(second.tailnum, at=landed)]
     )
-    joined = historical(store_of(sqlite_repo), rows).sort_values("time_hour")
+    joined = historical(store_of(sqlite_repo), rows).sort_values(["time_hour", "minute"])
     assert joined["previous_arr_delay"].tolist() == [first.previous_arr_delay, second.previous_arr_delay]
     assert joined["hours_since_previous"].iloc[1] == 0.0
     config = load_config("flights")
-    every = outcome_stream(config, read_events(config, source))
+    every = outcome_stream(config, read_events(config, source), zones(config, source))
     assert len(stream) == (every[EVENT_TIMESTAMP] <= END).sum()  # all pushed up to END, none after
+
+
+def test_a_leg_still_flying_at_the_next_departure_does_not_join_it(sqlite_repo, source):
+    """January flights whose aircraft's previous leg reaches the gate after their scheduled
+    departure (late inbound aircraft): each joins the leg before that one, as a merge of the
+    arrivals in pandas says."""
+    config = load_config("flights")
+    events = read_events(config, source)
+    events = events[events.time_hour < END].dropna(subset=["tailnum"]).assign(departs=lambda f: event_time(f, config))
+    events = events.assign(arrives=known_at(events, config, zones(config, source))).sort_values("departs")
+    before = events.groupby("tailnum")["arrives"].shift()  # the aircraft's previous leg's arrival
+    late_inbound = events[before > events["departs"]].head(40)
+    assert len(late_inbound) >= 3
+    joined = training_set(
+        config, late_inbound.drop(columns=["departs", "arrives"]), str(sqlite_repo[0]), sqlite_repo[1]
+    )
+    arrivals = events.dropna(subset=["arrives"]).sort_values("arrives")[["tailnum", "arrives", "arr_delay"]]
+    expected = pd.merge_asof(
+        late_inbound.sort_values("departs"),
+        arrivals,
+        left_on="departs",
+        right_on="arrives",
+        by="tailnum",
+        suffixes=("", "_previous"),
+        allow_exact_matches=True,
+    ).set_index(["tailnum", "departs"])
+    for row, got in zip(late_inbound.itertuples(), joined.itertuples(), strict=True):
+        want = expected.loc[(row.tailnum, row.departs)]
+        assert pd.isna(got.previous_known_at) or got.previous_known_at <= row.departs
+        assert same(want["arr_delay_previous"], got.previous_arr_delay), (row.tailnum, row.departs)
+
+
+def test_the_airport_state_joins_as_it_was_at_the_departure(sqlite_repo, source):
+    """A departure at the minute the origin's state changes sees the new state; a minute before, the old."""
+    config = load_config("flights")
+    state = live_stream(config, read_events(config, source))
+    ewr = state[(state.origin == "EWR") & (state[EVENT_TIMESTAMP] > "2013-01-20")].reset_index(drop=True)
+    change = ewr.index[ewr["recent_departures"].diff().fillna(0) != 0][0]
+    at = ewr.loc[change, EVENT_TIMESTAMP]
+    rows = pd.DataFrame([flight(at=at - pd.Timedelta(minutes=1)), flight(at=at)])
+    joined = historical(store_of(sqlite_repo), rows).sort_values(["time_hour", "minute"])
+    assert joined["recent_departures"].tolist() == [
+        ewr.loc[change - 1, "recent_departures"],
+        ewr.loc[change, "recent_departures"],
+    ]
+    assert joined["scheduled_departures"].notna().all()
+    pushed = pd.read_parquet(f"{sqlite_repo[0]}/data/{DEPARTURES}.parquet")
+    assert len(pushed) == (state[EVENT_TIMESTAMP] <= END).sum()
 
 
 def test_every_entity_row_comes_back_even_when_rows_share_keys_and_time(sqlite_repo):
@@ -106,7 +171,7 @@ def test_offline_and_online_agree_after_materialization(repo, source):
     store = store_of(repo)
     flights = pd.read_parquet(f"{source}/flights.parquet")
     sample = flights[flights.tailnum.notna() & (flights.time_hour < END)].sample(40, random_state=3)
-    rows = sample[KEYS].drop_duplicates().assign(time_hour=END)  # materialized values include those stamped at END
+    rows = sample[KEYS].drop_duplicates().assign(time_hour=END, minute=0)  # values stamped at END included
     offline = historical(store, rows)
     live = online(store, rows.to_dict("records"))
     assert pd.notna(offline["previous_arr_delay"]).sum() > 30 and pd.notna(offline["route_late_rate"]).all()
@@ -131,7 +196,8 @@ def test_materializing_and_replaying_again_changes_nothing(repo, source):
     pushed = pd.read_parquet(outcomes)
     materialize(str(repo[0]), END, start=STATIC_SINCE, fs_yaml_file=repo[1])
     config = load_config("flights")
-    assert replay(config, read_events(config, source), str(repo[0]), END, repo[1]) == 0  # nothing new to push
+    pushes = streams(config, read_events(config, source), zones(config, source))
+    assert replay(pushes, str(repo[0]), END, repo[1]) == {OUTCOMES: 0, DEPARTURES: 0}  # nothing new to push
     assert online(store_of(repo), rows) == before
     assert pd.read_parquet(outcomes).equals(pushed)
 
@@ -156,4 +222,5 @@ def test_a_folder_that_is_no_feature_repository_is_named_and_left_alone(source, 
 def test_pushing_before_feast_apply_says_so(source, tmp_path):
     folder = copy_repo(REPO, tmp_path / "repo", "loopline_unapplied")
     with pytest.raises(LooplineError, match="run `feast apply` there first"):
-        replay(load_config("flights"), read_events(load_config("flights"), source), str(folder), END)
+        config = load_config("flights")
+        replay(streams(config, read_events(config, source), zones(config, source)), str(folder), END)

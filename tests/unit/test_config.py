@@ -15,10 +15,11 @@ def test_packaged_flights_config_resolves_every_name(flights):
 
 
 def test_post_departure_columns_are_never_features(flights):
-    leaks = {"dep_time", "dep_delay", "arr_time", "air_time", "arr_delay"}
+    leaks = {"dep_time", "dep_delay", "arr_time", "air_time", "arr_delay", "sched_arr_time"}
     assert not leaks & set(flights.feature_names)
-    # read only to time when an outcome is known, for later flights' history
-    assert leaks & set(flights.raw_columns) <= {*flights.history.known_after, flights.label.column}
+    # read only to time when other flights leave and arrive, for later flights' history
+    arrival, live = flights.history.arrival, flights.history.live
+    assert leaks & set(flights.raw_columns) <= {arrival.scheduled, arrival.delay, live.delay, flights.label.column}
 
 
 HISTORY = yaml.safe_load(FLIGHTS_YAML.read_text())["history"]
@@ -38,6 +39,12 @@ HISTORY = yaml.safe_load(FLIGHTS_YAML.read_text())["history"]
             "history.trailing[route]: 'destination'",
         ),
         ({"history": {"trailing_dayz": 7}}, "history.trailing_dayz"),
+        ({"history": HISTORY | {"arrival": None}}, "previous and trailing need `arrival`"),
+        (
+            {"history": HISTORY | {"arrival": HISTORY["arrival"] | {"delay": "arrival_delay"}}},
+            "history.arrival: 'arrival_delay'",
+        ),
+        ({"history": HISTORY | {"live": {"key": "airport", "delay": "dep_delay"}}}, "history.live: 'airport'"),
     ],
 )
 def test_a_bad_key_or_value_is_an_error_naming_it(tmp_path, change, named):

@@ -21,6 +21,7 @@ WEATHER_PLANE = [
     "plane_seats",
 ]
 HISTORY = ["previous_arr_delay", "route_late_rate", "route_events", "carrier_late_rate", "carrier_events"]
+HISTORY += ["recent_departures", "recent_mean_delay", "scheduled_departures"]
 
 
 def rows(**overrides):
@@ -42,17 +43,17 @@ def rows(**overrides):
     return pd.DataFrame(base | overrides)
 
 
-def test_time_parts_are_local_to_the_zone_and_the_previous_leg_is_aged():
+def test_time_parts_are_local_to_the_zone_and_the_previous_leg_is_aged(flights):
     stamps = pd.to_datetime(["2013-01-01T10:00:00Z", "2013-07-04T22:00:00Z", "2013-03-10T12:00:00Z"], utc=True)
     previous = pd.to_datetime(["2013-01-01T07:30:00Z", None, "2013-03-09T12:00:00Z"], utc=True)
-    out = request_features(
-        pd.DataFrame({"time_hour": stamps, "previous_known_at": previous}), "time_hour", "America/New_York"
-    )
+    rows = pd.DataFrame({"time_hour": stamps, "minute": [45, 0, 0], "previous_known_at": previous})
+    out = request_features(rows, flights)
     # 10:00 UTC in January is 05:00 in New York (EST); 22:00 UTC on 4 July is 18:00 (EDT).
     assert out["hour"].tolist() == [5, 18, 8]
     assert out["weekday"].tolist() == [1, 3, 6]  # Tuesday, Thursday, Sunday
     assert out["month"].tolist() == [1, 7, 3]
-    assert out["hours_since_previous"].iloc[0] == 2.5 and np.isnan(out["hours_since_previous"].iloc[1])
+    # the departure is at the scheduled minute: 10:45 is 3.25 hours after 07:30
+    assert out["hours_since_previous"].iloc[0] == 3.25 and np.isnan(out["hours_since_previous"].iloc[1])
     assert out["hours_since_previous"].iloc[2] == 24.0  # elapsed hours, across the DST change
 
 
