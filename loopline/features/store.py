@@ -58,7 +58,8 @@ def feature_tables(
     config: Config, source: str, events: pd.DataFrame, places: dict[str, str]
 ) -> dict[str, pd.DataFrame]:
     """Every batch table: one per lookup of `source`, one per trailing group of `events`
-    (`<group>_rates`) and, with a live key, its schedule (`<key>_schedule`)."""
+    (`<group>_rates`), with a live key its schedule (`<key>_schedule`), and one per table of
+    attributes (their latest values per key, STATIC_SINCE: they join every event)."""
     tables = {}
     for lookup in config.source.lookups:
         table = read_lookup(config, source, lookup)
@@ -73,6 +74,9 @@ def feature_tables(
         tables[f"{group}_rates"] = trailing_rates(config, events, places, group, keys)
     if config.history.live:
         tables[f"{config.history.live.key}_schedule"] = schedule(config, events)
+    for table, spec in config.features.attributes.items():
+        values = events[[*spec.keys, *spec.columns]].dropna(subset=spec.keys).drop_duplicates(spec.keys, keep="last")
+        tables[table] = values.astype({c: "float32" for c in spec.columns}).assign(**{EVENT_TIMESTAMP: STATIC_SINCE})
     return tables
 
 
@@ -228,7 +232,8 @@ def training_set(
         service = store.get_feature_service(name)
     except Exception:  # Feast raises its own not-found error per registry type
         raise LooplineError(f"feature service '{name}' is not registered for {repo_path}: run `feast apply`") from None
-    entity_df = events.assign(**{EVENT_TIMESTAMP: event_time(events, config), ROW: np.arange(len(events))})
+    entity_df = events.drop(columns=config.served_attributes)  # the store serves them, as it does online
+    entity_df = entity_df.assign(**{EVENT_TIMESTAMP: event_time(events, config), ROW: np.arange(len(events))})
     with in_environment(config), locked(repo_path, exclusive=False):
         joined = store.get_historical_features(entity_df=entity_df, features=service).to_df()
     joined = joined.sort_values(ROW).drop(columns=[ROW, EVENT_TIMESTAMP]).reset_index(drop=True)

@@ -32,7 +32,7 @@ PLANE = ["plane_year", "plane_type", "plane_manufacturer", "plane_engines", "pla
 HISTORY = ["previous_arr_delay", "route_late_rate", "route_events", "carrier_late_rate", "carrier_events"]
 HISTORY += ["recent_departures", "recent_mean_delay", "scheduled_departures"]
 REQUEST = ["hour", "weekday", "month", "hours_since_previous"]
-SERVED = WEATHER + PLANE + HISTORY + REQUEST
+SERVED = WEATHER + PLANE + HISTORY + REQUEST + ["distance"]
 KEYS = ["origin", "dest", "carrier", "tailnum"]
 
 
@@ -67,13 +67,14 @@ def same(a, b) -> bool:
 
 
 def test_every_configured_feature_comes_with_the_event_or_from_the_service(sqlite_repo):
-    """The event's own columns (carrier, route, distance) come with the request; the rest is served."""
+    """The request's own columns (carrier, route, time) come with it; the rest, distance included, is served."""
     config = load_config("flights")
     store = store_of(sqlite_repo)
     service = store.get_feature_service(config.features.service)
     served = {feature.name for projection in service.feature_view_projections for feature in projection.features}
-    assert set(config.feature_names) - set(config.source.columns) == served - {"plane_type", "previous_known_at"}
-    assert not served & set(config.source.columns)
+    requested = set(config.source.columns) - set(config.served_attributes)
+    assert set(config.feature_names) - requested == served - {"plane_type", "previous_known_at"}
+    assert not served & requested and "distance" in served
     request = store.get_on_demand_feature_view("departure").source_request_sources["scheduled_departure"]
     assert [field.name for field in request.schema] == [config.source.timestamp, config.source.minute]
 
@@ -204,11 +205,11 @@ def test_materializing_and_replaying_again_changes_nothing(repo, source):
 
 def test_an_unknown_aircraft_and_route_get_missing_values_the_model_takes(repo):
     live = online(store_of(repo), [flight("N0NEW", dest="ZZZ")])
-    unknown = PLANE + ["previous_arr_delay", "hours_since_previous", "route_late_rate", "route_events"]
+    unknown = PLANE + ["previous_arr_delay", "hours_since_previous", "route_late_rate", "route_events", "distance"]
     assert all(live[name] == [None] for name in unknown)
     assert live["temp"][0] is not None and live["carrier_late_rate"][0] is not None
     assert live["hour"] == [19]  # midnight UTC is 19:00 in New York
-    features = make_features(pd.DataFrame(live).assign(distance=1400.0), load_config("flights"))
+    features = make_features(pd.DataFrame(live), load_config("flights"))
     assert features["plane_manufacturer"].tolist() == [""] and math.isnan(features["plane_year"].iloc[0])
     assert math.isnan(features["previous_arr_delay"].iloc[0]) and math.isnan(features["route_late_rate"].iloc[0])
 

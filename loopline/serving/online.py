@@ -1,0 +1,34 @@
+"""The feature store, online: one request's rows with the feature service's current values."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from loopline.config import ENVIRONMENT, Config
+from loopline.errors import LooplineError
+from loopline.features.store import feature_store
+
+
+class OnlineFeatures:
+    """Reads the config's feature service from a Feast repository's online store."""
+
+    def __init__(self, config: Config, config_ref: str, repo_path: str, fs_yaml_file: str | Path | None = None):
+        self.config = config
+        # The on-demand view reads the config LOOPLINE_CONFIG names, in this process for good.
+        os.environ[ENVIRONMENT] = config_ref
+        self.store = feature_store(repo_path, fs_yaml_file)
+        try:
+            self.service = self.store.get_feature_service(config.features.service)
+        except Exception:  # Feast raises its own not-found error per registry type
+            raise LooplineError(
+                f"feature service '{config.features.service}' is not registered for {repo_path}"
+            ) from None
+        self.keys = [c for c in [*config.request_fields, config.source.timestamp, config.source.minute] if c]
+
+    def rows(self, requests: pd.DataFrame) -> pd.DataFrame:
+        """`requests` with every served feature, as of now in the online store (missing: None)."""
+        entity_rows = requests[self.keys].to_dict("records")
+        served = self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
+        values = pd.DataFrame({name: column for name, column in served.items() if name not in requests})
+        return pd.concat([requests.reset_index(drop=True), values], axis=1)

@@ -1,0 +1,105 @@
+"""`loopline serve`: a KServe ModelServer (REST, V1 and V2) hosting the flights model, on
+loopback unless told otherwise, following the registry in a background thread."""
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+
+from loopline.config import load_config
+from loopline.errors import LooplineError
+
+log = logging.getLogger("loopline.serving")
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class ServeOptions:
+    registry: str
+    feature_repo: str
+    config: str = "flights"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    canary_percent: float = 0.0
+    shadow: bool = False
+    poll_seconds: float = 5.0
+
+
+def _kserve():
+    """The kserve modules; `kserve.model_server` parses sys.argv when imported, so it is imported
+    with none of this command's arguments."""
+    saved, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        import kserve
+        from kserve import model_server
+    finally:
+        sys.argv = saved
+    return kserve, model_server
+
+
+def build(options: ServeOptions):
+    """The model server and its model, loaded; raises LooplineError on a bad setting."""
+    kserve, model_server = _kserve()
+    from loopline.serving.models import RegistryModels
+    from loopline.serving.online import OnlineFeatures
+    from loopline.serving.predictor import FlightDelayModel
+
+    config = load_config(options.config)
+    online = OnlineFeatures(config, options.config, options.feature_repo)
+    models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
+    model = FlightDelayModel(config, online, models)
+    if not model.load():
+        problem = models.problems.get("production", "run `loopline train` first")
+        raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
+
+    class Server(kserve.ModelServer):
+        async def _serve(self):  # KServe binds 0.0.0.0 with no option: set the host before it binds
+            if self._rest_server is not None:
+                self._rest_server.config.host = options.host
+            await super()._serve()
+
+    _limit_body(model_server.app)
+    for name in ("uvicorn.access", "kserve.trace"):  # they halve throughput; errors still log
+        logging.getLogger(name).setLevel(logging.WARNING)
+    server = Server(http_port=options.port, enable_grpc=False, workers=1, enable_latency_logging=False)
+    return server, model
+
+
+def _limit_body(app) -> None:
+    """Refuse bodies over MAX_BODY_BYTES with a 413 naming the limit, before they are read."""
+    from starlette.responses import JSONResponse
+
+    @app.middleware("http")
+    async def limit(request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"the body is over {MAX_BODY_BYTES:,} bytes"}, status_code=413)
+        return await call_next(request)
+
+
+def follow(model, poll_seconds: float) -> threading.Thread:
+    """Poll the registry's pointers every `poll_seconds`, swapping models in as they move."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(poll_seconds):
+            model.models.refresh()
+            model.ready = model.models.loaded["production"] is not None
+
+    thread = threading.Thread(target=loop, name="registry-follower", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(options: ServeOptions) -> None:
+    """Start serving; returns when the server is stopped (SIGINT / SIGTERM)."""
+    server, model = build(options)
+    follow(model, options.poll_seconds)
+    production = model.models.loaded["production"]
+    print(
+        f"loopline: serving {model.name} version {production.version if production else 'none'} on "
+        f"http://{options.host}:{options.port} (V1 /v1/models/{model.name}:predict, V2 /v2/models/{model.name}/infer)",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.start([model])
