@@ -132,6 +132,7 @@ def cmd_serve(args) -> int:
         config=args.config,
         host=args.host,
         port=args.port,
+        store_url=args.store_url,
         canary_percent=args.canary_percent,
         shadow=args.shadow,
         poll_seconds=args.poll_seconds,
@@ -225,6 +226,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--store-url",
+        default=os.environ.get("LOOPLINE_STORE_URL", ""),
+        help="prediction store (SQLAlchemy URL; default sqlite under LOOPLINE_HOME, or LOOPLINE_STORE_URL)",
+    )
     serve.add_argument("--canary-percent", type=float, default=0.0, help="share of requests the canary answers")
     serve.add_argument("--shadow", action="store_true", help="the canary scores every request; production answers")
     serve.add_argument("--poll-seconds", type=float, default=5.0, help="how often the registry's pointers are read")

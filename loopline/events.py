@@ -99,3 +99,15 @@ def event_time(frame: pd.DataFrame, config: Config) -> pd.Series:
     if not config.source.minute:
         return stamps
     return stamps + pd.to_timedelta(frame[config.source.minute].astype("float64").fillna(0), unit="min")
+
+
+def event_keys(frame: pd.DataFrame, config: Config) -> list[str]:
+    """Each event's identity as one string, from `entity_keys` (timestamps in ISO 8601, UTC):
+    how a prediction and the outcome that arrives later find each other."""
+    parts = []
+    for key in config.entity_keys:
+        values = frame[key]
+        if config.source.columns.get(key) == "timestamp":
+            values = pd.to_datetime(values, utc=True).map(lambda t: t.isoformat())
+        parts.append(values.astype(str).tolist())
+    return ["|".join(values) for values in zip(*parts, strict=True)]

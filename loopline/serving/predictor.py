@@ -3,13 +3,16 @@ predict (the routed registry version), postprocess (the answer in the request's 
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 import numpy as np
 from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InferenceError, InvalidInput
 
 from loopline.config import Config
+from loopline.events import event_keys
 from loopline.model_io import make_features
+from loopline.predictions.log import PredictionLog
 from loopline.serving import metrics
 from loopline.serving.models import RegistryModels
 from loopline.serving.online import OnlineFeatures
@@ -19,9 +22,11 @@ from loopline.serving.request import V2_TYPES, BadRequest, fields, from_v1, from
 class FlightDelayModel(Model):
     """Answers whether each flight will arrive late: probability, label, version, request id."""
 
-    def __init__(self, config: Config, online: OnlineFeatures, models: RegistryModels):
+    def __init__(
+        self, config: Config, online: OnlineFeatures, models: RegistryModels, log: PredictionLog | None = None
+    ):
         super().__init__(config.name)
-        self.config, self.online, self.models = config, online, models
+        self.config, self.online, self.models, self.log = config, online, models, log
         self.evidence = unknown_evidence(config)
 
     def load(self) -> bool:
@@ -65,6 +70,8 @@ class FlightDelayModel(Model):
             for _, row in result["rows"].iterrows()
         ]
         metrics.REQUESTS.labels("200", result["version"], result["role"]).inc()
+        if self.log is not None:
+            self.log.submit(self._records(result))
         metrics.REQUEST_SECONDS.observe(time.perf_counter() - result["started"])
         if not result["v2"]:
             return {
@@ -92,6 +99,29 @@ class FlightDelayModel(Model):
             infer_outputs=outputs,
             model_version=result["version"],
         )
+
+    def _records(self, result: dict) -> list[dict]:
+        """One prediction record per instance and model that scored it (the answer, and the shadow)."""
+        now = datetime.now(UTC)
+        keys = event_keys(result["rows"], self.config)
+        inputs = result["features"].astype(object).where(result["features"].notna(), None).to_dict("records")
+        scored = [(result["role"], result["version"], result["scores"])]
+        if "shadow" in result:
+            scored.append(("shadow", *result["shadow"]))
+        return [
+            {
+                "request_id": result["request_id"],
+                "position": i,
+                "role": role,
+                "predicted_at": now,
+                "flight_key": keys[i],
+                "model_version": version,
+                "inputs": inputs[i],
+                "score": float(scores[i]),
+            }
+            for role, version, scores in scored
+            for i in range(len(keys))
+        ]
 
     def get_input_types(self) -> list[dict]:
         return [{"name": name, "datatype": V2_TYPES[kind], "shape": [-1]} for name, kind in fields(self.config).items()]

@@ -1,6 +1,7 @@
 """`loopline serve`: a KServe ModelServer (REST, V1 and V2) hosting the flights model, on
 loopback unless told otherwise, following the registry in a background thread."""
 
+import hashlib
 import logging
 import sys
 import threading
@@ -20,6 +21,7 @@ class ServeOptions:
     config: str = "flights"
     host: str = "127.0.0.1"
     port: int = 8080
+    store_url: str = ""  # the prediction store; default SQLite under LOOPLINE_HOME
     canary_percent: float = 0.0
     shadow: bool = False
     poll_seconds: float = 5.0
@@ -47,7 +49,7 @@ def build(options: ServeOptions):
     config = load_config(options.config)
     online = OnlineFeatures(config, options.config, options.feature_repo)
     models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
-    model = FlightDelayModel(config, online, models)
+    model = FlightDelayModel(config, online, models, prediction_log(options.store_url))
     if not model.load():
         problem = models.problems.get("production", "run `loopline train` first")
         raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
@@ -63,6 +65,25 @@ def build(options: ServeOptions):
         logging.getLogger(name).setLevel(logging.WARNING)
     server = Server(http_port=options.port, enable_grpc=False, workers=1, enable_latency_logging=False)
     return server, model
+
+
+def prediction_log(url: str):
+    """The prediction log over the store at `url` (migrated first), spooling under LOOPLINE_HOME
+    in a file of that store's own."""
+    from loopline import local
+    from loopline.predictions.log import PredictionLog, Spool
+    from loopline.predictions.store import PredictionStore, migrate
+
+    url = url or f"sqlite:///{local.home() / 'predictions.db'}"
+    local.home().mkdir(parents=True, exist_ok=True)
+    try:
+        migrate(url)
+    except Exception as error:
+        raise LooplineError(
+            f"the prediction store at {url} cannot be migrated: {type(error).__name__}: {error}"
+        ) from None
+    spool = local.home() / "spool" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.jsonl"  # one per store
+    return PredictionLog(PredictionStore(url), Spool(spool))
 
 
 def _limit_body(app) -> None:
