@@ -136,8 +136,37 @@ def cmd_serve(args) -> int:
         canary_percent=args.canary_percent,
         shadow=args.shadow,
         poll_seconds=args.poll_seconds,
+        token=args.token,
     )
     serve(options)
+    return 0
+
+
+def cmd_ground_truth(args) -> int:
+    import pandas as pd
+
+    from loopline import local
+    from loopline.config import load_config
+    from loopline.predictions.outcomes import outcome_records
+    from loopline.predictions.store import PredictionStore, migrate
+    from loopline.serving.request import BadRequest
+
+    if not args.file.is_file():
+        raise LooplineError(f"{args.file} does not exist")
+    try:
+        if args.file.suffix == ".csv":
+            frame = pd.read_csv(args.file)
+            items = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        else:
+            body = json.loads(args.file.read_text())
+            items = body.get("outcomes") if isinstance(body, dict) else body
+        records = outcome_records(items, load_config(args.config))
+    except (ValueError, BadRequest) as error:
+        raise LooplineError(f"{args.file}: {error}") from None
+    url = args.store_url or local.store_url()
+    migrate(url)
+    new = PredictionStore(url).write_outcomes(records)
+    print(f"{len(records):,} outcomes read from {args.file}: {new:,} new, {len(records) - new:,} already stored")
     return 0
 
 
@@ -234,7 +263,17 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--canary-percent", type=float, default=0.0, help="share of requests the canary answers")
     serve.add_argument("--shadow", action="store_true", help="the canary scores every request; production answers")
     serve.add_argument("--poll-seconds", type=float, default=5.0, help="how often the registry's pointers are read")
+    serve.add_argument(
+        "--token", default=os.environ.get("LOOPLINE_SERVE_TOKEN", ""), help="bearer token for POST /v1/outcomes"
+    )
     serve.set_defaults(func=cmd_serve)
+
+    truth = sub.add_parser("ground-truth", help="load outcomes (ground truth) into the prediction store")
+    truth.add_argument("action", choices=["load"])
+    truth.add_argument("file", type=Path, help='JSON ({"outcomes": [...]} or a list) or CSV with the outcome fields')
+    truth.add_argument("--store-url", default=os.environ.get("LOOPLINE_STORE_URL", ""), help="as for serve")
+    truth.add_argument("--config", default="flights")
+    truth.set_defaults(func=cmd_ground_truth)
 
     comp = sub.add_parser("compile", help="write the pipelines' YAML for the Kubeflow dashboard")
     comp.add_argument(

@@ -37,6 +37,11 @@ def feature_repo_dir() -> Path:
     return Path(os.environ.get("LOOPLINE_FEATURE_REPO") or "feature_repo").resolve()
 
 
+def store_url() -> str:
+    """The default prediction store: SQLite under LOOPLINE_HOME."""
+    return f"sqlite:///{home() / 'predictions.db'}"
+
+
 def runs_dir() -> Path:
     return home() / "runs"
 

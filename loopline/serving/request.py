@@ -88,7 +88,7 @@ def _rows(columns: dict[str, list], config: Config, where) -> pd.DataFrame:
             if kind == "float" and not (isinstance(value, int | float) and math.isfinite(value)):
                 raise BadRequest(f"{where(name, i)} must be a finite number, got {value!r}")
         out[name] = columns[name]
-    times = [_timestamp(value, config, where(time_field, i)) for i, value in enumerate(columns[time_field])]
+    times = [parse_time(value, config, where(time_field, i)) for i, value in enumerate(columns[time_field])]
     stamps = pd.DatetimeIndex(times)
     hours = stamps.floor("h")
     out[config.source.timestamp] = hours
@@ -97,7 +97,7 @@ def _rows(columns: dict[str, list], config: Config, where) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _timestamp(value, config: Config, where: str) -> pd.Timestamp:
+def parse_time(value, config: Config, where: str) -> pd.Timestamp:
     """An ISO 8601 time as UTC; without an offset it is local time in the source's zone."""
     if not isinstance(value, str):
         raise BadRequest(f"{where} must be an ISO 8601 time such as 2013-08-01T05:15:00-04:00, got {value!r}")

@@ -25,6 +25,7 @@ class ServeOptions:
     canary_percent: float = 0.0
     shadow: bool = False
     poll_seconds: float = 5.0
+    token: str = ""  # bearer token the outcome endpoint requires; none: open
 
 
 def _kserve():
@@ -49,7 +50,8 @@ def build(options: ServeOptions):
     config = load_config(options.config)
     online = OnlineFeatures(config, options.config, options.feature_repo)
     models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
-    model = FlightDelayModel(config, online, models, prediction_log(options.store_url))
+    log = prediction_log(options.store_url)
+    model = FlightDelayModel(config, online, models, log)
     if not model.load():
         problem = models.problems.get("production", "run `loopline train` first")
         raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
@@ -61,6 +63,7 @@ def build(options: ServeOptions):
             await super()._serve()
 
     _limit_body(model_server.app)
+    _outcomes_route(model_server.app, config, log.store, options.token)
     for name in ("uvicorn.access", "kserve.trace"):  # they halve throughput; errors still log
         logging.getLogger(name).setLevel(logging.WARNING)
     server = Server(http_port=options.port, enable_grpc=False, workers=1, enable_latency_logging=False)
@@ -74,7 +77,7 @@ def prediction_log(url: str):
     from loopline.predictions.log import PredictionLog, Spool
     from loopline.predictions.store import PredictionStore, migrate
 
-    url = url or f"sqlite:///{local.home() / 'predictions.db'}"
+    url = url or local.store_url()
     local.home().mkdir(parents=True, exist_ok=True)
     try:
         migrate(url)
@@ -84,6 +87,35 @@ def prediction_log(url: str):
         ) from None
     spool = local.home() / "spool" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.jsonl"  # one per store
     return PredictionLog(PredictionStore(url), Spool(spool))
+
+
+def _outcomes_route(app, config, store, token: str) -> None:
+    """`POST /v1/outcomes` with {"outcomes": [...]}: ground truth as it arrives, in any order; a
+    flight already known keeps its first outcome. Requires `Authorization: Bearer <token>` when
+    a token is set."""
+    from starlette.responses import JSONResponse
+
+    from loopline.predictions.outcomes import outcome_records
+    from loopline.serving.request import BadRequest
+
+    async def post_outcomes(request):
+        if token and request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "a bearer token is required (Authorization: Bearer ...)"}, status_code=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+        try:
+            records = outcome_records(body.get("outcomes") if isinstance(body, dict) else None, config)
+        except BadRequest as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        try:
+            new = store.write_outcomes(records)
+        except Exception as error:  # the store is away: the sender retries; nothing half-written
+            return JSONResponse({"error": f"the store is unavailable ({type(error).__name__})"}, status_code=503)
+        return JSONResponse({"received": len(records), "new": new})
+
+    app.add_route("/v1/outcomes", post_outcomes, methods=["POST"])
 
 
 def _limit_body(app) -> None:

@@ -6,11 +6,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
 
 from loopline.predictions.store import PredictionStore, migrate
-from tests.serving.conftest import free_port, start
+from tests.serving.conftest import LOOPLINE, free_port, start
 from tests.serving.test_server import FLIGHT
 
 pytestmark = pytest.mark.slow
@@ -112,3 +113,57 @@ def test_a_database_outage_under_traffic_loses_no_prediction(served_repo, fresh_
         shutil.rmtree(postgres.folder, ignore_errors=True)
     assert len(rows) == sent == 60
     assert {r["request_id"] for r in rows} == {f"req-{i}" for i in range(60)}
+
+
+OUTCOME = {k: FLIGHT[k] for k in ("carrier", "flight", "origin", "scheduled_departure")} | {"arr_delay": 22.0}
+
+
+def test_ground_truth_joins_by_flight_key_late_in_any_order_and_once(served_repo, fresh_registry, tmp_path):
+    url = f"sqlite:///{tmp_path / 'predictions.db'}"
+    process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url, "--token", "s3cret")
+    endpoint = f"http://127.0.0.1:{port}/v1/outcomes"
+    try:
+        from tests.serving.conftest import Served
+
+        server = Served(fresh_registry, "", port, process, log)
+        assert server.v1([FLIGHT], headers={"x-request-id": "truth-1"}).status_code == 200
+        earlier = OUTCOME | {"flight": 1, "scheduled_departure": "2013-01-30T08:00:00-05:00", "arr_delay": None}
+        body = {"outcomes": [OUTCOME, earlier]}
+        assert httpx.post(endpoint, json=body, timeout=30).status_code == 401
+        auth = {"authorization": "Bearer s3cret"}
+        first = httpx.post(endpoint, json=body, headers=auth, timeout=30)
+        assert first.status_code == 200 and first.json() == {"received": 2, "new": 2}
+        again = httpx.post(endpoint, json={"outcomes": [OUTCOME | {"arr_delay": 99.0}]}, headers=auth, timeout=30)
+        assert again.json() == {"received": 1, "new": 0}  # a duplicate changes nothing
+        bad = httpx.post(endpoint, json={"outcomes": [{"carrier": "UA"}]}, headers=auth, timeout=30)
+        assert bad.status_code == 400 and "outcomes[0] lacks flight, origin" in bad.text
+        store = PredictionStore(url)
+        wait_for(1, store)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    (joined,) = [r for r in store.joined() if r["request_id"] == "truth-1"]
+    assert joined["value"] == 22.0
+
+
+def test_ground_truth_load_from_a_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    csv = tmp_path / "outcomes.csv"
+    rows = [OUTCOME, OUTCOME | {"flight": 7, "arr_delay": None}, OUTCOME]
+    csv.write_text(
+        "carrier,flight,origin,scheduled_departure,arr_delay\n"
+        + "\n".join(
+            f"{r['carrier']},{r['flight']},{r['origin']},{r['scheduled_departure']},{r['arr_delay'] or ''}"
+            for r in rows
+        )
+    )
+    done = subprocess.run(
+        [LOOPLINE, "ground-truth", "load", str(csv), "--store-url", url], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 outcomes read" in done.stdout and "2 new, 1 already stored" in done.stdout
+    csv.write_text("carrier,flight\nUA,1\n")
+    done = subprocess.run(
+        [LOOPLINE, "ground-truth", "load", str(csv), "--store-url", url], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "outcomes[0] lacks origin" in done.stderr
