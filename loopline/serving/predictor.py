@@ -1,5 +1,5 @@
-"""The `flights` model of the KServe server: preprocess (parse, Feast lookup, the model contract),
-predict (the routed registry version), postprocess (the answer in the request's protocol)."""
+"""The `flights` model of the KServe server: preprocess (parse, Feast lookup), predict (the model
+contract, the routed registry version), postprocess (the answer in the request's protocol)."""
 
 import time
 import uuid
