@@ -32,3 +32,10 @@ class OnlineFeatures:
         served = self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
         values = pd.DataFrame({name: column for name, column in served.items() if name not in requests})
         return pd.concat([requests.reset_index(drop=True), values], axis=1)
+
+    def push(self, stream: str, events: pd.DataFrame) -> None:
+        """Push `events` to a stream's online store (the next feature load appends them offline)."""
+        from feast.data_source import PushMode
+
+        if len(events):
+            self.store.push(stream, events, to=PushMode.ONLINE)

@@ -74,7 +74,7 @@ def build(options: ServeOptions):
         raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
 
     _limit_body(app_module.app)
-    _outcomes_route(app_module.app, config, log.store, options.token)
+    _outcomes_route(app_module.app, config, log.store, online, options.token)
     return model_server(options.host, options.port), model
 
 
@@ -97,13 +97,16 @@ def prediction_log(url: str):
     return PredictionLog(PredictionStore(url), Spool(spool))
 
 
-def _outcomes_route(app, config, store, token: str) -> None:
+def _outcomes_route(app, config, store, online, token: str) -> None:
     """`POST /v1/outcomes` with {"outcomes": [...]}: ground truth as it arrives, in any order; a
-    flight already known keeps its first outcome. Requires `Authorization: Bearer <token>` when
-    a token is set."""
+    flight already known keeps its first outcome. An outcome that names the aircraft is pushed
+    to Feast's outcome stream too, so its next departure sees this leg online. Requires
+    `Authorization: Bearer <token>` when a token is set."""
+    import pandas as pd
     from starlette.responses import JSONResponse
 
-    from loopline.predictions.outcomes import outcome_records
+    from loopline.features.store import OUTCOMES
+    from loopline.predictions.outcomes import arrivals, outcome_records
     from loopline.serving.request import BadRequest
 
     async def post_outcomes(request):
@@ -118,9 +121,15 @@ def _outcomes_route(app, config, store, token: str) -> None:
         except BadRequest as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         try:
+            pushes = arrivals(body["outcomes"], config, pd.Timestamp.now(tz="UTC")) if config.history.previous else None
+        except BadRequest as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        try:
             new = store.write_outcomes(records)
         except Exception as error:  # the store is away: the sender retries; nothing half-written
             return JSONResponse({"error": f"the store is unavailable ({type(error).__name__})"}, status_code=503)
+        if pushes is not None:
+            online.push(OUTCOMES, pushes)
         return JSONResponse({"received": len(records), "new": new})
 
     app.add_route("/v1/outcomes", post_outcomes, methods=["POST"])

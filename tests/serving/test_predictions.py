@@ -137,13 +137,20 @@ def test_ground_truth_joins_by_flight_key_late_in_any_order_and_once(served_repo
         assert again.json() == {"received": 1, "new": 0}  # a duplicate changes nothing
         bad = httpx.post(endpoint, json={"outcomes": [{"carrier": "UA"}]}, headers=auth, timeout=30)
         assert bad.status_code == 400 and "outcomes[0] lacks flight, origin" in bad.text
+        # an outcome naming the aircraft reaches Feast's stream: its next departure sees the leg online
+        leg = OUTCOME | {"flight": 2, "tailnum": "N14228", "arr_delay": 77.0, "arrived_at": "2013-01-31T20:00:00-05:00"}
+        assert httpx.post(endpoint, json={"outcomes": [leg]}, headers=auth, timeout=30).json()["new"] == 1
+        later = FLIGHT | {"scheduled_departure": "2013-01-31T21:30:00-05:00"}
+        server.v1([later], headers={"x-request-id": "after-leg"})
         store = PredictionStore(url)
-        wait_for(1, store)
+        rows = wait_for(2, store)
     finally:
         process.terminate()
         process.wait(timeout=30)
     (joined,) = [r for r in store.joined() if r["request_id"] == "truth-1"]
     assert joined["value"] == 22.0
+    (after,) = [r for r in rows if r["request_id"] == "after-leg"]
+    assert after["inputs"]["previous_arr_delay"] == 77.0 and after["inputs"]["hours_since_previous"] == 1.5
 
 
 def test_ground_truth_load_from_a_file(tmp_path):
