@@ -95,9 +95,9 @@ def cmd_features(args) -> int:
 
     if args.action != "write" and not args.end:
         raise LooplineError(f"features {args.action} needs --end, e.g. --end 2013-07-01")
-    ensure_source(args.source)
     if args.action == "load":
         return _report(args, partial(run_features, args.source, args.end, args.config, args.repo), _describe_load)
+    ensure_source(args.source)
     config = load_config(args.config)
     events, places = read_events(config, args.source), zones(config, args.source)
     with locked(args.repo):

@@ -62,7 +62,7 @@ class PredictionLog:
     def __init__(self, store: PredictionStore, spool: Spool, retry_seconds: float = 1.0):
         self.store, self.spool, self.retry_seconds = store, spool, retry_seconds
         self.queue: queue.Queue = queue.Queue()
-        self._down_since: datetime | None = None
+        self._down = False
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -89,24 +89,11 @@ class PredictionLog:
         except Exception as error:  # the database is away: keep everything, say so once
             if batch:
                 self.spool.append(batch)
-            if self._down_since is None:
-                self._down_since = datetime.now()
+            if not self._down:
+                self._down = True
                 log.error("prediction store unavailable (%s); spooling to %s", type(error).__name__, self.spool.path)
             return
         self.spool.clear()
-        if self._down_since is not None:
+        if self._down:
             log.warning("prediction store back; %d spooled records written", len(pending) - len(batch))
-            self._down_since = None
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything submitted is written (True) or `timeout` passes (False)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.queue.empty() and not self.spool.path.exists():
-                time.sleep(self.retry_seconds / 2 + 0.05)  # a batch in the writer's hands
-                if self.queue.empty() and not self.spool.path.exists():
-                    return True
-            time.sleep(0.05)
-        return False
+            self._down = False

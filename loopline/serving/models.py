@@ -8,7 +8,6 @@ fails to load leaves the one before it serving; the reason is logged and kept fo
 
 import hashlib
 import logging
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +49,6 @@ class RegistryModels:
         self.canary_percent, self.shadow = canary_percent, shadow
         self.loaded: dict[str, Loaded | None] = {PRODUCTION: None, CANARY: None}
         self.problems: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     def refresh(self) -> None:
         """Load whichever pointer moved; a version that fails to load leaves the old one serving."""
@@ -69,8 +67,7 @@ class RegistryModels:
             if current is not None and current.version == wanted.version:
                 continue
             try:
-                with self._lock:
-                    loaded = Loaded(wanted.version, _load(wanted.uri))
+                loaded = Loaded(wanted.version, _load(wanted.uri))
             except Exception as error:
                 self._problem(pointer, f"version {wanted.version} failed to load: {error}")
                 continue
@@ -110,4 +107,6 @@ def _load(uri: str):
     of its own that lives as long as the process)."""
     import tempfile
 
-    return model_io.load(str(storage.local_folder(uri, tempfile.mkdtemp(prefix="loopline-model-"))))
+    if not storage.is_gcs(uri):
+        return model_io.load(uri)
+    return model_io.load(str(storage.download_dir(uri, tempfile.mkdtemp(prefix="loopline-model-"))))

@@ -65,10 +65,8 @@ class FlightDelayModel(Model):
     def postprocess(self, result: dict, headers: dict | None = None):
         scores = result["scores"].astype(float)
         late = scores >= self.config.serving.threshold
-        unknown = [
-            [name for name, columns in self.evidence.items() if row[columns].isna().all()]
-            for _, row in result["rows"].iterrows()
-        ]
+        missing = {name: result["rows"][columns].isna().all(axis=1).tolist() for name, columns in self.evidence.items()}
+        unknown = [[name for name, flags in missing.items() if flags[i]] for i in range(len(scores))]
         metrics.REQUESTS.labels("200", result["version"], result["role"]).inc()
         if self.log is not None:
             self.log.submit(self._records(result))

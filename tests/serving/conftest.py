@@ -25,8 +25,8 @@ def free_port() -> int:
 class Served:
     """A running server and the registry it follows."""
 
-    def __init__(self, registry_uri: str, model_dir: str, port: int, process: subprocess.Popen, log: Path):
-        self.registry, self.model_dir, self.port, self.process, self.log = registry_uri, model_dir, port, process, log
+    def __init__(self, registry_uri: str, port: int, process: subprocess.Popen, log: Path):
+        self.registry, self.port, self.process, self.log = registry_uri, port, process, log
         self.url = f"http://127.0.0.1:{port}"
 
     def v1(self, instances, **kwargs) -> httpx.Response:
@@ -74,7 +74,7 @@ def served(served_repo, trained_model, tmp_path_factory):
     registry_uri = str(tmp / "registry")
     registry.push(registry_uri, "flights", trained_model, {}, None)
     process, port, log = start(tmp, registry_uri, served_repo)
-    yield Served(registry_uri, trained_model, port, process, log)
+    yield Served(registry_uri, port, process, log)
     process.terminate()
     process.wait(timeout=30)
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from loopline.predictions.store import PredictionStore, migrate
-from tests.serving.conftest import LOOPLINE, free_port, start
+from tests.serving.conftest import LOOPLINE, Served, free_port, start
 from tests.serving.test_server import FLIGHT
 
 pytestmark = pytest.mark.slow
@@ -40,9 +40,7 @@ def test_every_answer_is_stored_with_its_inputs_and_version(served_repo, fresh_r
     url = f"sqlite:///{tmp_path / 'predictions.db'}"
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url)
     try:
-        from tests.serving.conftest import Served
-
-        server = Served(fresh_registry, "", port, process, log)
+        server = Served(fresh_registry, port, process, log)
         for i in range(5):
             assert (
                 server.v1([FLIGHT, FLIGHT | {"tailnum": "N24211"}], headers={"x-request-id": f"r{i}"}).status_code
@@ -88,9 +86,7 @@ def test_a_database_outage_under_traffic_loses_no_prediction(served_repo, fresh_
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", postgres.url)
     sent = 0
     try:
-        from tests.serving.conftest import Served
-
-        server = Served(fresh_registry, "", port, process, log)
+        server = Served(fresh_registry, port, process, log)
 
         def traffic(count: int) -> None:
             nonlocal sent
@@ -123,9 +119,7 @@ def test_ground_truth_joins_by_flight_key_late_in_any_order_and_once(served_repo
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url, "--token", "s3cret")
     endpoint = f"http://127.0.0.1:{port}/v1/outcomes"
     try:
-        from tests.serving.conftest import Served
-
-        server = Served(fresh_registry, "", port, process, log)
+        server = Served(fresh_registry, port, process, log)
         assert server.v1([FLIGHT], headers={"x-request-id": "truth-1"}).status_code == 200
         earlier = OUTCOME | {"flight": 1, "scheduled_departure": "2013-01-30T08:00:00-05:00", "arr_delay": None}
         body = {"outcomes": [OUTCOME, earlier]}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from loopline import registry
-from tests.serving.conftest import copy_model, start
+from tests.serving.conftest import Served, copy_model, start
 
 pytestmark = pytest.mark.slow
 
@@ -148,9 +148,7 @@ def test_it_listens_on_loopback_only(served):
 def test_models_follow_the_registry_canary_and_a_broken_push(served_repo, fresh_registry, trained_model, tmp_path):
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--canary-percent", "50")
     try:
-        from tests.serving.conftest import Served
-
-        server = Served(fresh_registry, trained_model, port, process, log)
+        server = Served(fresh_registry, port, process, log)
         second = registry.push(fresh_registry, "flights", trained_model, {}, "0001")
         server.wait_for_version(FLIGHT, second.version)
         # a canary: half the request ids go to it, each id always to the same model
