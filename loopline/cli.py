@@ -137,6 +137,9 @@ def cmd_serve(args) -> int:
         shadow=args.shadow,
         poll_seconds=args.poll_seconds,
         token=args.token,
+        role=args.role,
+        predictor_host=args.predictor_host,
+        model_name=args.model_name,
     )
     serve(options)
     return 0
@@ -254,7 +257,17 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--feature-repo", default=str(local.feature_repo_dir()), help="the Feast repository")
     serve.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", "--http_port", type=int, default=8080, help="HTTP port (KServe passes --http_port)")
+    serve.add_argument(
+        "--role",
+        choices=["both", "transformer", "predictor"],
+        default="both",
+        help="both in one process (default), or one half of a KServe transformer/predictor pair",
+    )
+    serve.add_argument(
+        "--predictor-host", "--predictor_host", default="", help="the transformer's predictor, host:port (V2 REST)"
+    )
+    serve.add_argument("--model_name", default="", help="the name KServe passes a container: the config's model")
     serve.add_argument(
         "--store-url",
         default=os.environ.get("LOOPLINE_STORE_URL", ""),

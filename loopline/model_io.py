@@ -40,7 +40,7 @@ def request_features(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
     return out
 
 
-def _families(config: Config) -> dict[str, list[str]]:
+def families(config: Config) -> dict[str, list[str]]:
     spec = config.features
     return {"categorical": spec.categorical, "numeric": spec.numeric, "time": spec.time}
 
@@ -63,7 +63,7 @@ def keras_inputs(config: Config) -> dict:
 
     return {
         name: keras.Input(shape=(), dtype=DTYPES[family], name=name)
-        for family, names in _families(config).items()
+        for family, names in families(config).items()
         for name in names
     }
 
@@ -79,7 +79,7 @@ def as_model_inputs(features: pd.DataFrame, config: Config) -> dict[str, np.ndar
 
 def example_kinds(config: Config) -> dict[str, str]:
     """Each feature's tf.Example list kind ("bytes", "float" or "int"); the label is an int."""
-    kinds = {name: EXAMPLE_KINDS[family] for family, names in _families(config).items() for name in names}
+    kinds = {name: EXAMPLE_KINDS[family] for family, names in families(config).items() for name in names}
     return kinds | {config.label.name: "int"}
 
 

@@ -14,6 +14,9 @@ log = logging.getLogger("loopline.serving")
 MAX_BODY_BYTES = 1_000_000
 
 
+ROLES = ("both", "transformer", "predictor")
+
+
 @dataclass
 class ServeOptions:
     registry: str
@@ -26,6 +29,9 @@ class ServeOptions:
     shadow: bool = False
     poll_seconds: float = 5.0
     token: str = ""  # bearer token the outcome endpoint requires; none: open
+    role: str = "both"  # both in one process, or one half of a KServe transformer/predictor pair
+    predictor_host: str = ""  # the transformer's predictor (host:port), V2 over REST
+    model_name: str = ""  # as KServe names the InferenceService's model: must be the config's
 
 
 def _kserve():
@@ -40,10 +46,12 @@ def _kserve():
     return kserve, model_server
 
 
-def model_server(host: str, port: int):
+def model_server(host: str, port: int, predictor_host: str = ""):
     """A KServe ModelServer (REST only, one worker) that binds `host`: KServe binds 0.0.0.0 with
     no option, so the address is set on its uvicorn config before it binds. Its access and
-    trace logs are turned down to warnings: they halve throughput; errors still log."""
+    trace logs are turned down to warnings once it has configured logging: they halve
+    throughput; errors still log. A
+    transformer's predictor is reached over V2 at `predictor_host`."""
     kserve, _ = _kserve()
 
     class Server(kserve.ModelServer):
@@ -52,30 +60,58 @@ def model_server(host: str, port: int):
                 self._rest_server.config.host = host
             await super()._serve()
 
-    for name in ("uvicorn.access", "kserve.trace"):
+    predictor = kserve.PredictorConfig(predictor_host, "v2") if predictor_host else None
+    server = Server(
+        http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False, predictor_config=predictor
+    )
+    for name in ("uvicorn.access", "kserve.trace"):  # after the server's own logging set-up
         logging.getLogger(name).setLevel(logging.WARNING)
-    return Server(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
+    return server
+
+
+@dataclass
+class Served:
+    """What one process serves: the KServe models it hosts, the predictor it follows the registry
+    with (none in a transformer alone)."""
+
+    models: list
+    predictor: object | None
 
 
 def build(options: ServeOptions):
-    """The model server and its model, loaded; raises LooplineError on a bad setting."""
+    """The model server and what it serves, loaded; raises LooplineError on a bad setting."""
     _, app_module = _kserve()
     from loopline.serving.models import RegistryModels
-    from loopline.serving.online import OnlineFeatures
-    from loopline.serving.predictor import FlightDelayModel
+    from loopline.serving.predictor import FlightDelayPredictor
 
+    if options.role not in ROLES:
+        raise LooplineError(f"role must be one of {', '.join(ROLES)}, got {options.role!r}")
+    if (options.role == "transformer") != bool(options.predictor_host):
+        raise LooplineError("a predictor host is given with role transformer, and only then")
     config = load_config(options.config)
-    online = OnlineFeatures(config, options.config, options.feature_repo)
-    models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
-    log = prediction_log(options.store_url)
-    model = FlightDelayModel(config, online, models, log)
-    if not model.load():
-        problem = models.problems.get("production", "run `loopline train` first")
-        raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
+    if options.model_name not in ("", config.name):
+        raise LooplineError(f"model name {options.model_name!r} is not the config's model, {config.name!r}")
+    predictor = None
+    if options.role != "transformer":
+        models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
+        predictor = FlightDelayPredictor(config, models)
+        if not predictor.load():
+            problem = models.problems.get("production", "run `loopline train` first")
+            raise LooplineError(f"no model '{config.name}' to serve in {options.registry}: {problem}")
+        _status_route(app_module.app, predictor)
+    hosted = [predictor]
+    if options.role != "predictor":
+        from loopline.serving.online import OnlineFeatures
+        from loopline.serving.transformer import FlightFeatures
 
+        online = OnlineFeatures(config, options.config, options.feature_repo)
+        log = prediction_log(options.store_url)
+        transformer = FlightFeatures(config, online, log, predictor)
+        transformer.load()
+        hosted = [transformer]
+        _outcomes_route(app_module.app, config, log.store, online, options.token)
     _limit_body(app_module.app)
-    _outcomes_route(app_module.app, config, log.store, online, options.token)
-    return model_server(options.host, options.port), model
+    return model_server(options.host, options.port, options.predictor_host), Served(hosted, predictor)
 
 
 def prediction_log(url: str):
@@ -147,14 +183,31 @@ def _limit_body(app) -> None:
         return await call_next(request)
 
 
-def follow(model, poll_seconds: float) -> threading.Thread:
+def _status_route(app, predictor) -> None:
+    """`GET /v1/models/<name>/status`: the versions serving and why any pointer's version is not
+    (a failed load leaves the old one serving); 503 while no production model serves."""
+    from starlette.responses import JSONResponse
+
+    models = predictor.models
+
+    async def status(request):
+        versions = {pointer: loaded and loaded.version for pointer, loaded in models.loaded.items()}
+        body = {"ready": predictor.ready, **versions, "problems": dict(models.problems)}
+        return JSONResponse(body, status_code=200 if predictor.ready else 503)
+
+    app.add_route(f"/v1/models/{predictor.name}/status", status, methods=["GET"])
+
+
+def follow(served: Served, poll_seconds: float) -> threading.Thread | None:
     """Poll the registry's pointers every `poll_seconds`, swapping models in as they move."""
+    if served.predictor is None:
+        return None
     stop = threading.Event()
 
     def loop():
         while not stop.wait(poll_seconds):
-            model.models.refresh()
-            model.ready = model.models.loaded["production"] is not None
+            for model in dict.fromkeys([served.predictor, *served.models]):  # the predictor first
+                model.load()
 
     thread = threading.Thread(target=loop, name="registry-follower", daemon=True)
     thread.start()
@@ -163,13 +216,18 @@ def follow(model, poll_seconds: float) -> threading.Thread:
 
 def serve(options: ServeOptions) -> None:
     """Start serving; returns when the server is stopped (SIGINT / SIGTERM)."""
-    server, model = build(options)
-    follow(model, options.poll_seconds)
-    production = model.models.loaded["production"]
+    server, served = build(options)
+    follow(served, options.poll_seconds)
+    name = served.models[0].name
+    if served.predictor is not None:
+        production = served.predictor.models.loaded["production"]
+        answering = f"version {production.version}"
+    else:
+        answering = f"through the predictor at {options.predictor_host}"
     print(
-        f"loopline: serving {model.name} version {production.version if production else 'none'} on "
-        f"http://{options.host}:{options.port} (V1 /v1/models/{model.name}:predict, V2 /v2/models/{model.name}/infer)",
+        f"loopline: serving {name} ({options.role}) {answering} on http://{options.host}:{options.port} "
+        f"(V1 /v1/models/{name}:predict, V2 /v2/models/{name}/infer)",
         file=sys.stderr,
         flush=True,
     )
-    server.start([model])
+    server.start(served.models)

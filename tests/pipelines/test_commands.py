@@ -43,6 +43,21 @@ def test_train_refuses_bad_input_before_a_run(source, tmp_path, args, message):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--role", "transformer"], "a predictor host is given with role transformer, and only then"),
+        (["--predictor_host", "127.0.0.1:1"], "a predictor host is given with role transformer, and only then"),
+        (["--model_name", "taxis"], "model name 'taxis' is not the config's model, 'flights'"),
+        (["--canary-percent", "120"], "--canary-percent must be between 0 and 100"),
+    ],
+)
+def test_serve_refuses_bad_options(tmp_path, args, message):
+    done = loopline(tmp_path, "serve", "--registry", str(tmp_path / "registry"), *args)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_named_source_without_the_table_is_named(tmp_path):
     missing = tmp_path / "nowhere"
     done = loopline(tmp_path, "train", "--source", str(missing), "--start", "2013-01-01", "--end", "2013-03-01")

@@ -135,6 +135,7 @@ def test_metrics_count_requests_by_status_version_and_role(served):
     assert 'loopline_requests_total{role="production",status="200",version="0001"}' in text
     for name in ("loopline_feature_lookup_seconds", "loopline_model_seconds", "loopline_request_seconds"):
         assert f"{name}_bucket" in text
+    assert "uvicorn.access" not in served.log.read_text()  # the access log halves throughput
 
 
 def test_it_listens_on_loopback_only(served):
@@ -178,6 +179,38 @@ def test_models_follow_the_registry_canary_and_a_broken_push(served_repo, fresh_
         }
         assert answers == {"0001", "0002"}
         assert f"version {broken.version} failed to load" in log.read_text()
+        status = httpx.get(f"{server.url}/v1/models/flights/status").json()
+        assert status["ready"] and status["production"] == "0002" and status["canary"] == "0001"
+        assert f"version {broken.version} failed to load" in status["problems"]["production"]
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_transformer_and_predictor_pair_answers_as_one_process_does(served, served_repo, tmp_path):
+    """The KServe pair: the predictor alone on the registry, the transformer (Feast, the model
+    contract, the log) reaching it over V2 with the arguments KServe gives a transformer."""
+    predictor, predictor_port, predictor_log = start(tmp_path, served.registry, served_repo, "--role", "predictor")
+    transformer = None
+    try:
+        metadata = httpx.get(f"http://127.0.0.1:{predictor_port}/v2/models/flights").json()
+        assert {"carrier", "temp", "hour"} <= {i["name"] for i in metadata["inputs"]}
+        transformer, port, log = start(
+            tmp_path,
+            served.registry,
+            served_repo,
+            *("--role", "transformer", "--model_name", "flights", "--predictor_host", f"127.0.0.1:{predictor_port}"),
+        )
+        pair = Served(served.registry, port, transformer, log)
+        unknown = FLIGHT | {"carrier": "ZZ", "tailnum": "N0NEW"}  # missing numbers cross as null
+        for flight in (FLIGHT, unknown):
+            alone, paired = (s.v1([flight], headers={"x-request-id": "pair"}).json() for s in (served, pair))
+            assert paired["predictions"][0]["probability"] == pytest.approx(alone["predictions"][0]["probability"])
+            assert paired == alone
+        assert httpx.get(f"{pair.url}/v1/models/flights/status").status_code == 404  # the predictor has it
+        assert httpx.get(f"http://127.0.0.1:{predictor_port}/v1/models/flights/status").json()["production"] == "0001"
+    finally:
+        for process in (transformer, predictor):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
