@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from loopline import model_io, registry, storage
 from loopline.config import Config
@@ -28,8 +27,8 @@ class Loaded:
     version: str
     serve: object
 
-    def score(self, features: pd.DataFrame, config: Config) -> np.ndarray:
-        return model_io.predict(self.serve, features, config)
+    def score(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return model_io.score(self.serve, inputs)
 
 
 @dataclass(frozen=True)

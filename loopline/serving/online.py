@@ -28,10 +28,10 @@ class OnlineFeatures:
 
     def rows(self, requests: pd.DataFrame) -> pd.DataFrame:
         """`requests` with every served feature, as of now in the online store (missing: None)."""
-        entity_rows = requests[self.keys].to_dict("records")
+        entity_rows = {key: requests[key].tolist() for key in self.keys}  # columns: no per-row dicts
         served = self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
-        values = pd.DataFrame({name: column for name, column in served.items() if name not in requests})
-        return pd.concat([requests.reset_index(drop=True), values], axis=1)
+        given = {name: requests[name].to_numpy() for name in requests}
+        return pd.DataFrame(given | {name: column for name, column in served.items() if name not in given})
 
     def push(self, stream: str, events: pd.DataFrame) -> None:
         """Push `events` to a stream's online store (the next feature load appends them offline)."""

@@ -10,7 +10,7 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InferenceError, InvalidInput
 
 from loopline.config import Config
-from loopline.model_io import families, make_features
+from loopline.model_io import families
 from loopline.serving import metrics
 from loopline.serving.models import RegistryModels
 
@@ -40,13 +40,13 @@ class FlightDelayPredictor(Model):
     def predict(self, payload, headers: dict | None = None) -> InferResponse:
         if not isinstance(payload, InferRequest):
             raise InvalidInput("the predictor takes model inputs as V2 tensors (/v2/models/{name}/infer)")
-        features = features_of(payload, self.config)
+        inputs = model_inputs(payload, self.config)
         try:
             route = self.models.route(payload.id or "")
         except LookupError as error:
             raise InferenceError(str(error)) from None
         with metrics.MODEL_SECONDS.time():
-            scores = route.answer.score(features, self.config)
+            scores = route.answer.score(inputs)
         if not np.isfinite(scores).all():
             metrics.REQUESTS.labels("500", route.answer.version, route.role).inc()
             raise InferenceError(f"model version {route.answer.version} gave a score that is not a number")
@@ -54,7 +54,7 @@ class FlightDelayPredictor(Model):
         outputs = {"probability": scores.astype(float).tolist(), "model_version": [route.answer.version] * n}
         outputs["role"] = [route.role] * n
         if route.shadow is not None:
-            outputs["shadow_probability"] = route.shadow.score(features, self.config).astype(float).tolist()
+            outputs["shadow_probability"] = route.shadow.score(inputs).astype(float).tolist()
             outputs["shadow_version"] = [route.shadow.version] * n
         return InferResponse(
             response_id=payload.id,
@@ -87,10 +87,10 @@ def model_request(features: pd.DataFrame, request_id: str, config: Config) -> In
     return InferRequest(config.name, inputs, request_id=request_id)
 
 
-def features_of(request: InferRequest, config: Config) -> pd.DataFrame:
-    """The model inputs a V2 request carries, checked against the model contract."""
+def model_inputs(request: InferRequest, config: Config) -> dict[str, np.ndarray]:
+    """The model inputs a V2 request carries, in the model contract's dtypes (a null number is NaN)."""
     given = {tensor.name: tensor for tensor in request.inputs}
-    columns = {}
+    inputs = {}
     for family, names in families(config).items():
         for name in names:
             if name not in given:
@@ -99,6 +99,6 @@ def features_of(request: InferRequest, config: Config) -> pd.DataFrame:
                 raise InvalidInput(f"model input {name} must have datatype {DATATYPES[family]}")
             values = given[name].as_numpy().reshape(-1)
             if family == "categorical":
-                values = [v.decode() if isinstance(v, bytes) else v for v in values]
-            columns[name] = values
-    return make_features(pd.DataFrame(columns), config)
+                values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
+            inputs[name] = values
+    return inputs

@@ -108,7 +108,10 @@ class FlightFeatures(Model):
 
     def _unknown(self, rows: pd.DataFrame) -> list[list[str]]:
         """Per instance, the request fields the store knows nothing of."""
-        missing = {name: rows[columns].isna().all(axis=1).tolist() for name, columns in self.evidence.items()}
+        na = rows.isna().to_numpy()
+        missing = {
+            name: na[:, rows.columns.get_indexer(columns)].all(axis=1) for name, columns in self.evidence.items()
+        }
         return [[name for name, flags in missing.items() if flags[i]] for i in range(len(rows))]
 
     def get_input_types(self) -> list[dict]:

@@ -62,10 +62,12 @@ def start(tmp_path: Path, registry_uri: str, repo: Path, *extra: str) -> tuple[s
 
 
 @pytest.fixture(scope="session")
-def served_repo(sqlite_repo) -> Path:
+def served_repo(sqlite_repo, tmp_path_factory) -> Path:
+    """A copy of the loaded SQLite repository: outcomes the servers receive are pushed to its
+    online store, which the feature store's tests compare with Redis."""
     folder, yaml = sqlite_repo
     assert yaml.name == "feature_store.yaml"
-    return folder
+    return Path(shutil.copytree(folder, tmp_path_factory.mktemp("served_repo") / "repo"))
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,18 @@ def test_features_are_exactly_the_configured_ones_with_missing_values_kept_visib
     assert "late" not in features
 
 
+def test_missing_and_mistyped_values_become_the_models_missing_inputs(flights):
+    """As the online store may return them: object columns holding None, NaN or text."""
+    features = make_features(
+        rows(dest=["IAH", None], carrier=[np.nan, "AA"], temp=["3.5", "n/a"], plane_year=pd.array([2004, None])),
+        flights,
+    )
+    assert features["dest"].tolist() == ["IAH", ""] and features["carrier"].tolist() == ["", "AA"]
+    assert features["temp"].iloc[0] == np.float32(3.5) and np.isnan(features["temp"].iloc[1])
+    assert features["plane_year"].iloc[0] == 2004 and np.isnan(features["plane_year"].iloc[1])
+    assert {features[c].dtype for c in flights.features.numeric} == {np.dtype("float32")}
+
+
 def test_transform_adds_the_label(flights):
     assert transform(rows(), flights)["late"].tolist() == [0, 1]
 
