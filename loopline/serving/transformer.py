@@ -126,8 +126,8 @@ def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], confi
     """One prediction record per instance and model that scored it (the answer, and the shadow)."""
     now = datetime.now(UTC)
     keys = event_keys(prepared.rows, config)
-    features = prepared.features
-    inputs = features.astype(object).where(features.notna(), None).to_dict("records")
+    columns = {name: [None if pd.isna(v) else v for v in values.tolist()] for name, values in prepared.features.items()}
+    inputs = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return [
         {
             "request_id": prepared.model_request.id,
