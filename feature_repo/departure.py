@@ -2,7 +2,8 @@
 since the aircraft's previous leg reached the gate. Computed by the model contract (loopline.model_io),
 offline and online, with the config that LOOPLINE_CONFIG names (default: the packaged flights)."""
 
-import pandas as pd
+from typing import Any
+
 from feast import Field, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, UnixTimestamp
@@ -24,9 +25,9 @@ scheduled_departure = RequestSource(
         Field(name="month", dtype=Int64),
         Field(name="hours_since_previous", dtype=Float64),
     ],
-    mode="pandas",
+    mode="python",  # columns as lists: no DataFrame per request
 )
-def departure(inputs: pd.DataFrame) -> pd.DataFrame:
+def departure(inputs: dict[str, Any]) -> dict[str, Any]:
     # Feast runs this body on its own (rebuilt from its source): everything it needs is imported here.
     import os
 

@@ -12,16 +12,20 @@
   model inputs.
 """
 
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 
 from loopline.config import HOURS_SINCE_PREVIOUS, PREVIOUS_AT, Config
 from loopline.errors import DataError
-from loopline.events import event_time
 
 TIME_PARTS = {
     "hour": lambda t: t.hour,
-    "weekday": lambda t: t.weekday,
+    "weekday": lambda t: t.weekday(),
     "month": lambda t: t.month,
 }
 # Each feature family's dtype: in the DataFrame, in the model's signature, as a tf.Example list.
@@ -29,16 +33,30 @@ DTYPES = {"categorical": "string", "numeric": "float32", "time": "int64"}
 EXAMPLE_KINDS = {"categorical": "bytes", "numeric": "float", "time": "int"}
 
 
-def request_features(rows: pd.DataFrame, config: Config) -> pd.DataFrame:
+def request_features(columns: Mapping[str, Sequence], config: Config) -> dict[str, list]:
     """Every time part of the event's time in the source's local time zone, and hours since the
-    previous outcome (NaN when there is none): the on-demand feature view's output for `rows`."""
-    stamps = pd.DatetimeIndex(event_time(rows, config))  # an index, not a Series: no .dt per part
-    local = stamps.tz_convert(config.source.timezone)
-    out = {part: np.asarray(get(local), dtype="int64") for part, get in TIME_PARTS.items()}
-    if PREVIOUS_AT in rows:
-        previous = pd.DatetimeIndex(pd.to_datetime(rows[PREVIOUS_AT], utc=True))
-        out[HOURS_SINCE_PREVIOUS] = np.asarray((stamps - previous).total_seconds() / 3600, dtype="float64")
-    return pd.DataFrame(out, index=rows.index)
+    previous outcome (NaN when there is none): the on-demand feature view's output for `columns`
+    (lists, as Feast's python mode gives them, or a DataFrame). Plain Python per value: one
+    request costs microseconds, a training set of 150,000 rows well under a second."""
+    zone = ZoneInfo(config.source.timezone)
+    stamps = [_utc(t) for t in columns[config.source.timestamp]]
+    if config.source.minute:
+        minutes = columns[config.source.minute]
+        stamps = [t + timedelta(minutes=0 if pd.isna(m) else int(m)) for t, m in zip(stamps, minutes, strict=True)]
+    local = [t.astimezone(zone) for t in stamps]
+    out = {part: [get(t) for t in local] for part, get in TIME_PARTS.items()}
+    if PREVIOUS_AT in columns:
+        out[HOURS_SINCE_PREVIOUS] = [
+            math.nan if pd.isna(p) else (t - _utc(p)).total_seconds() / 3600
+            for t, p in zip(stamps, columns[PREVIOUS_AT], strict=True)
+        ]
+    return out
+
+
+def _utc(value) -> datetime:
+    """A time as an aware UTC datetime; a naive one is UTC already."""
+    value = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def families(config: Config) -> dict[str, list[str]]:

@@ -1,3 +1,6 @@
+import math
+from datetime import UTC, datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,7 +50,7 @@ def test_time_parts_are_local_to_the_zone_and_the_previous_leg_is_aged(flights):
     stamps = pd.to_datetime(["2013-01-01T10:00:00Z", "2013-07-04T22:00:00Z", "2013-03-10T12:00:00Z"], utc=True)
     previous = pd.to_datetime(["2013-01-01T07:30:00Z", None, "2013-03-09T12:00:00Z"], utc=True)
     rows = pd.DataFrame({"time_hour": stamps, "minute": [45, 0, 0], "previous_known_at": previous})
-    out = request_features(rows, flights)
+    out = pd.DataFrame(request_features(rows, flights))
     # 10:00 UTC in January is 05:00 in New York (EST); 22:00 UTC on 4 July is 18:00 (EDT).
     assert out["hour"].tolist() == [5, 18, 8]
     assert out["weekday"].tolist() == [1, 3, 6]  # Tuesday, Thursday, Sunday
@@ -55,6 +58,18 @@ def test_time_parts_are_local_to_the_zone_and_the_previous_leg_is_aged(flights):
     # the departure is at the scheduled minute: 10:45 is 3.25 hours after 07:30
     assert out["hours_since_previous"].iloc[0] == 3.25 and np.isnan(out["hours_since_previous"].iloc[1])
     assert out["hours_since_previous"].iloc[2] == 24.0  # elapsed hours, across the DST change
+
+
+def test_request_features_take_columns_as_feast_python_mode_gives_them(flights):
+    """Lists of datetimes (naive ones are UTC) with None where the store has no previous leg."""
+    columns = {
+        "time_hour": [datetime(2013, 1, 1, 10), datetime(2013, 7, 4, 22, tzinfo=UTC)],
+        "minute": [45, None],
+        "previous_known_at": [datetime(2013, 1, 1, 7, 30, tzinfo=UTC), None],
+    }
+    out = request_features(columns, flights)
+    assert (out["hour"], out["weekday"], out["month"]) == ([5, 18], [1, 3], [1, 7])
+    assert out["hours_since_previous"][0] == 3.25 and math.isnan(out["hours_since_previous"][1])
 
 
 def test_features_are_exactly_the_configured_ones_with_missing_values_kept_visible(flights):
