@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import numpy as np
 import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse, Model
-from kserve.errors import InvalidInput
+from kserve.errors import InferenceError, InvalidInput, ModelNotReady
 
 from loopline.config import Config
 from loopline.events import event_keys
@@ -64,9 +65,22 @@ class FlightFeatures(Model):
         return payload
 
     async def predict(self, payload: Prepared, headers: dict | None = None) -> tuple[InferResponse, Prepared]:
+        """The predictor's answer: in this process, or over V2 from KServe's predictor host (a
+        predictor that does not answer or is not ready is a 503 that says so)."""
         if self.predictor is not None:
             return self.predictor.predict(payload.model_request, headers), payload
-        response = await super().predict(payload.model_request, headers)
+        try:
+            response = await super().predict(payload.model_request, headers)
+        except httpx.TransportError as error:
+            host = self.predictor_config.predictor_host
+            raise ModelNotReady(
+                self.name, f"Its predictor at {host} does not answer ({type(error).__name__})."
+            ) from None
+        except httpx.HTTPStatusError as error:
+            status, detail = error.response.status_code, error.response.text
+            if status == 503:
+                raise ModelNotReady(self.name, f"Its predictor is not ready: {detail}") from None
+            raise InferenceError(f"the predictor answered {status}: {detail}") from None
         return response, payload
 
     def postprocess(self, result: tuple[InferResponse, Prepared], headers: dict | None = None):

@@ -209,8 +209,12 @@ def test_a_transformer_and_predictor_pair_answers_as_one_process_does(served, se
             assert paired == alone
         assert httpx.get(f"{pair.url}/v1/models/flights/status").status_code == 404  # the predictor has it
         assert httpx.get(f"http://127.0.0.1:{predictor_port}/v1/models/flights/status").json()["production"] == "0001"
+        predictor.terminate()
+        predictor.wait(timeout=30)
+        away = pair.v1([FLIGHT])
+        assert away.status_code == 503 and f"predictor at 127.0.0.1:{predictor_port} does not answer" in away.text
     finally:
         for process in (transformer, predictor):
-            if process is not None:
+            if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
