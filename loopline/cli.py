@@ -208,6 +208,7 @@ def cmd_models(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from loopline import local
+    from loopline.serving.server import ROLES
 
     top = argparse.ArgumentParser(prog="loopline", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -260,7 +261,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", "--http_port", type=int, default=8080, help="HTTP port (KServe passes --http_port)")
     serve.add_argument(
         "--role",
-        choices=["both", "transformer", "predictor"],
+        choices=ROLES,
         default="both",
         help="both in one process (default), or one half of a KServe transformer/predictor pair",
     )

@@ -30,7 +30,7 @@ class OnlineFeatures:
         """`requests` with every served feature, as of now in the online store (missing: None)."""
         entity_rows = {key: requests[key].tolist() for key in self.keys}  # columns: no per-row dicts
         served = self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
-        given = {name: requests[name].to_numpy() for name in requests}
+        given = {name: requests[name].array for name in requests}  # dtypes kept, no index to align
         return pd.DataFrame(given | {name: column for name, column in served.items() if name not in given})
 
     def push(self, stream: str, events: pd.DataFrame) -> None:

@@ -6,9 +6,13 @@ import logging
 import sys
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from loopline.config import load_config
 from loopline.errors import LooplineError
+
+if TYPE_CHECKING:
+    from loopline.serving.predictor import FlightDelayPredictor
 
 log = logging.getLogger("loopline.serving")
 MAX_BODY_BYTES = 1_000_000
@@ -50,8 +54,8 @@ def model_server(host: str, port: int, predictor_host: str = ""):
     """A KServe ModelServer (REST only, one worker) that binds `host`: KServe binds 0.0.0.0 with
     no option, so the address is set on its uvicorn config before it binds. Its access and
     trace logs are turned down to warnings once it has configured logging: they halve
-    throughput; errors still log. A
-    transformer's predictor is reached over V2 at `predictor_host`."""
+    throughput; errors still log. A transformer's predictor is reached over V2 at
+    `predictor_host`."""
     kserve, _ = _kserve()
 
     class Server(kserve.ModelServer):
@@ -74,8 +78,8 @@ class Served:
     """What one process serves: the KServe models it hosts, the predictor it follows the registry
     with (none in a transformer alone)."""
 
-    models: list
-    predictor: object | None
+    models: list  # kserve.Model
+    predictor: "FlightDelayPredictor | None"
 
 
 def build(options: ServeOptions):
