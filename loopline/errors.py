@@ -24,6 +24,10 @@ class RegistryError(LooplineError):
     """The model registry is unreadable or a push could not complete."""
 
 
+class BadRequest(LooplineError):
+    """A request (a prediction, an outcome) that cannot be taken; the message names the field."""
+
+
 @contextmanager
 def reported():
     """Inside a pipeline step: a LooplineError ends the process with `ERROR: <message>` and exit

@@ -5,12 +5,13 @@ A source is a folder (local or gs://) holding one file per table, `<table>.parqu
 """
 
 import tempfile
+from datetime import datetime
 
 import pandas as pd
 
 from loopline import storage
 from loopline.config import ColumnKind, Config
-from loopline.errors import DataError
+from loopline.errors import BadRequest, DataError
 
 FORMATS = ("parquet", "csv")
 
@@ -70,6 +71,31 @@ def parse_date(value: str, what: str) -> pd.Timestamp:
         return pd.Timestamp(value, tz="UTC")
     except ValueError:
         raise DataError(f"{what} {value!r} is not a date like 2013-01-01") from None
+
+
+EARLIEST, LATEST = pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")
+TIME_EXAMPLE = "2013-08-01T05:15:00-04:00"
+
+
+def parse_time(value, config: Config, where: str) -> pd.Timestamp:
+    """An ISO 8601 time as UTC, between 1970 and 2100; without an offset it is local time in the
+    source's zone. Anything else is a BadRequest naming `where`."""
+    if not isinstance(value, str):
+        raise BadRequest(f"{where} must be an ISO 8601 time such as {TIME_EXAMPLE}, got {value!r}")
+    try:
+        stamp = pd.Timestamp(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):  # not ISO 8601, or out of pandas' range
+        raise BadRequest(f"{where} {value[:64]!r} is not an ISO 8601 time such as {TIME_EXAMPLE}") from None
+    if stamp.tzinfo is None:
+        zone = config.source.timezone
+        try:
+            stamp = stamp.tz_localize(zone)
+        except Exception:  # pytz's NonExistentTimeError, AmbiguousTimeError: a clock change
+            raise BadRequest(f"{where} {value!r} is not one time in {zone} (a clock change): give an offset") from None
+    stamp = stamp.tz_convert("UTC")
+    if not EARLIEST <= stamp < LATEST:
+        raise BadRequest(f"{where} {value!r} is outside {EARLIEST.year}-{LATEST.year}")
+    return stamp
 
 
 def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -179,6 +179,46 @@ def replay(
     return pushed
 
 
+def batch_views(store) -> list:
+    """The feature views the batch tables feed; the others are fed by a push source (a stream)."""
+    from feast.data_source import PushSource
+
+    return [v for v in store.list_feature_views() if not isinstance(v.stream_source, PushSource)]
+
+
+def online_horizon(store) -> pd.Timestamp | None:
+    """How far the online store is loaded: the earliest materialization end of the batch views
+    (None before the first)."""
+    ends = [view.most_recent_end_time for view in batch_views(store)]
+    if not ends or None in ends:
+        return None
+    return min(pd.Timestamp(end) for end in ends)  # Feast keeps them in UTC
+
+
+def missing_online(store, views: list) -> list[str]:
+    """The views whose online table does not hold the newest loaded row of their offline table
+    (its key looked up: absent or unreadable), e.g. after another repository's `feast apply`
+    dropped the tables its registry pointed at."""
+    missing = []
+    for view in views:
+        names = [feature.name for feature in view.features]
+        table = pd.read_parquet(view.batch_source.path)
+        if view.most_recent_end_time is not None:
+            table = table[table[EVENT_TIMESTAMP] <= pd.Timestamp(view.most_recent_end_time)]
+        table = table.dropna(subset=names, how="all").sort_values(EVENT_TIMESTAMP).tail(1)
+        if table.empty:
+            continue
+        keys = {key: table[key].tolist() for key in view.join_keys}
+        try:
+            served = store.get_online_features(features=[f"{view.name}:{n}" for n in names], entity_rows=keys).to_dict()
+            present = any(values[0] is not None for name, values in served.items() if name in names)
+        except Exception:  # no table at all
+            present = False
+        if not present:
+            missing.append(view.name)
+    return missing
+
+
 def materialize(
     repo_path: str, end: pd.Timestamp, start: pd.Timestamp | None = None, fs_yaml_file: str | Path | None = None
 ) -> dict[str, tuple[str, str]]:
@@ -188,20 +228,28 @@ def materialize(
     starts at STATIC_SINCE (Feast's own incremental start is "now minus the TTL", which misses
     historical data such as 2013). `start` forces a window, e.g. to load again: writing the
     same values twice leaves the online store as it was. Views fed by a push source are left to
-    their stream (`replay`). Returns each view's window.
+    their stream (`replay`). First, any view whose online table lost what was loaded into it
+    (`missing_online`) is loaded again from its offline table, streams included. Returns each
+    view's window.
     """
-    from feast.data_source import PushSource
-
     store = feature_store(repo_path, fs_yaml_file)
-    views = [v for v in store.list_feature_views() if not isinstance(v.stream_source, PushSource)]
-    if not views:
+    batch = {view.name for view in batch_views(store)}
+    if not batch:
         raise LooplineError(f"no feature views are registered for {repo_path}: run `feast apply` there first")
     windows = {}
-    for view in views:
+    loaded = [v for v in store.list_feature_views() if v.most_recent_end_time is not None or v.name not in batch]
+    lost = missing_online(store, loaded)
+    if lost:
+        print(f"loopline: the online store lost {', '.join(lost)}: loading them again", file=sys.stderr)
+        store.apply([v for v in loaded if v.name in lost])  # creates a dropped table; `feast apply` sees no change
+        store.materialize(start_date=STATIC_SINCE.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=lost)
+        windows |= {name: (STATIC_SINCE.isoformat(), end.isoformat()) for name in lost}
+    store.refresh_registry()
+    for view in batch_views(store):
         begin = start or (pd.Timestamp(view.most_recent_end_time) if view.most_recent_end_time else STATIC_SINCE)
         if begin < end:
             store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=[view.name])
-        windows[view.name] = (begin.isoformat(), end.isoformat())
+        windows.setdefault(view.name, (begin.isoformat(), end.isoformat()))
     return windows
 
 

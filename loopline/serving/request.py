@@ -1,20 +1,22 @@
 """Prediction requests: KServe V1 instances or V2 (Open Inference Protocol) tensors, checked field
-by field and turned into the event rows the feature store is asked about."""
+by field against what the model contract and the feature store can take, and turned into the
+event rows the feature store is asked about. Nothing unchecked gets past here: every bad value
+is a BadRequest naming its field."""
 
 import math
-from datetime import datetime
+import unicodedata
 
 import pandas as pd
 
 from loopline.config import ColumnKind, Config
-from loopline.errors import LooplineError
+from loopline.errors import BadRequest
+from loopline.events import parse_time
 
 MAX_INSTANCES = 1000
+MAX_TEXT = 64  # characters in a string field; the longest real value (a tail number) has 6
+MAX_REQUEST_ID = 128  # the prediction store's request_id column
+INT64 = (-(2**63), 2**63 - 1)  # what Feast and the store hold
 V2_TYPES = {"string": "BYTES", "int": "INT64", "float": "FP64"}
-
-
-class BadRequest(LooplineError):
-    """A request that cannot be answered; the message names the field."""
 
 
 def fields(config: Config) -> dict[str, ColumnKind]:
@@ -22,10 +24,23 @@ def fields(config: Config) -> dict[str, ColumnKind]:
     return config.request_fields | {config.serving.time_field: "string"}
 
 
+def shown(value) -> str:
+    """A value as a message quotes it: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= MAX_TEXT + 2 else f"{text[:MAX_TEXT]}... ({len(text):,} characters)"
+
+
+def request_id(value: str, where: str) -> str:
+    """A client's request id, as the store can keep it: printable text of at most MAX_REQUEST_ID."""
+    if not value or len(value) > MAX_REQUEST_ID or not value.isprintable():
+        raise BadRequest(f"{where} must be 1 to {MAX_REQUEST_ID} printable characters, got {shown(value)}")
+    return value
+
+
 def from_v1(payload, config: Config) -> pd.DataFrame:
     """`{"instances": [{field: value, ...}, ...]}` as event rows."""
     if not isinstance(payload, dict):
-        raise BadRequest("the body must be a JSON object sent as application/json")
+        raise BadRequest("the body must be a JSON object")
     instances = payload.get("instances")
     if not isinstance(instances, list) or not instances:
         raise BadRequest('"instances" must be a non-empty list of objects')
@@ -36,7 +51,8 @@ def from_v1(payload, config: Config) -> pd.DataFrame:
             raise BadRequest(f"instances[{i}] must be an object")
         unknown = sorted(set(instance) - set(columns))
         if unknown:
-            raise BadRequest(f"instances[{i}]: unknown field(s) {', '.join(unknown)}; expected {', '.join(columns)}")
+            names = ", ".join(shown(name) for name in unknown[:5])
+            raise BadRequest(f"instances[{i}]: unknown field(s) {names}; expected {', '.join(columns)}")
         for name in columns:
             if name not in instance:
                 raise BadRequest(f"instances[{i}].{name} is missing")
@@ -45,21 +61,25 @@ def from_v1(payload, config: Config) -> pd.DataFrame:
 
 
 def from_v2(inputs: list, config: Config) -> pd.DataFrame:
-    """Open Inference Protocol inputs (one tensor per field, all of one length) as event rows."""
+    """Open Inference Protocol inputs (one flat tensor per field, all of one length, each shape
+    `[n]` or `[n, 1]` saying so) as event rows."""
     expected = fields(config)
     given = {tensor.name: tensor for tensor in inputs}
     unknown = sorted(set(given) - set(expected))
     if unknown:
-        raise BadRequest(f"unknown input(s) {', '.join(unknown)}; expected {', '.join(expected)}")
+        raise BadRequest(f"unknown input(s) {', '.join(shown(n) for n in unknown[:5])}; expected {', '.join(expected)}")
     columns = {}
     for name, kind in expected.items():
         if name not in given:
             raise BadRequest(f"input {name} is missing")
         tensor = given[name]
         if tensor.datatype != V2_TYPES[kind]:
-            raise BadRequest(f"input {name} must have datatype {V2_TYPES[kind]}, not {tensor.datatype}")
-        data = tensor.data.tolist() if hasattr(tensor.data, "tolist") else list(tensor.data)
-        columns[name] = [v.decode() if isinstance(v, bytes) else v for v in data]
+            raise BadRequest(f"input {name} must have datatype {V2_TYPES[kind]}, not {shown(tensor.datatype)}")
+        data = tensor.data.tolist() if hasattr(tensor.data, "tolist") else tensor.data
+        if not isinstance(data, list):
+            raise BadRequest(f"input {name}: data must be a list")
+        _check_shape(name, tensor.shape, len(data))
+        columns[name] = [_text(v, f"input {name}[{i}]") if isinstance(v, bytes) else v for i, v in enumerate(data)]
     lengths = {len(values) for values in columns.values()}
     if len(lengths) != 1 or not lengths.pop():
         raise BadRequest("every input must hold the same, non-zero number of values")
@@ -67,27 +87,56 @@ def from_v2(inputs: list, config: Config) -> pd.DataFrame:
     return _rows(columns, config, lambda name, i: f"input {name}[{i}]")
 
 
+def _check_shape(name: str, shape, count: int) -> None:
+    if shape not in ([count], [count, 1]):
+        raise BadRequest(f"input {name}: shape {shown(shape)} does not match its {count} values (expected [{count}])")
+
+
+def _text(value: bytes, where: str) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise BadRequest(f"{where} is not UTF-8 text") from None
+
+
 def _check_count(count: int) -> None:
     if count > MAX_INSTANCES:
         raise BadRequest(f"at most {MAX_INSTANCES} instances per request, got {count}")
 
 
+def check_value(value, kind: ColumnKind, nullable: bool, where: str) -> None:
+    """`value` as a field of `kind` must be: strings non-empty, printable UTF-8 of at most
+    MAX_TEXT characters; integers within int64; numbers finite; null only where `nullable`."""
+    if value is None:
+        if not nullable:
+            raise BadRequest(f"{where} must not be null")
+    elif kind == "string":
+        if not isinstance(value, str) or not value.strip():
+            raise BadRequest(f"{where} must be a non-empty string, got {shown(value)}")
+        if len(value) > MAX_TEXT:
+            raise BadRequest(f"{where} must be at most {MAX_TEXT} characters, got {len(value):,}")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control codes, lone surrogates
+            raise BadRequest(f"{where} must be printable text, got {shown(value)}")
+    elif kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadRequest(f"{where} must be an integer, got {shown(value)}")
+        if not INT64[0] <= value <= INT64[1]:
+            raise BadRequest(f"{where} must be a 64-bit integer, got {shown(value)}")
+    elif not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+        raise BadRequest(f"{where} must be a finite number, got {shown(value)}")
+
+
 def _rows(columns: dict[str, list], config: Config, where) -> pd.DataFrame:
-    """Check every value against its field's kind; the time field becomes the event timestamp
-    (hour) and its minute."""
+    """Check every value against its field's kind (only the aircraft may be unknown: null); the
+    time field becomes the event timestamp (hour) and its minute."""
     time_field, nullable = config.serving.time_field, config.history.previous
     out = {}
     for name, kind in config.request_fields.items():
         for i, value in enumerate(columns[name]):
-            if value is None and name == nullable:
-                continue
-            if kind == "string" and not (isinstance(value, str) and value.strip()):
-                raise BadRequest(f"{where(name, i)} must be a non-empty string, got {value!r}")
-            if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
-                raise BadRequest(f"{where(name, i)} must be an integer, got {value!r}")
-            if kind == "float" and not (isinstance(value, int | float) and math.isfinite(value)):
-                raise BadRequest(f"{where(name, i)} must be a finite number, got {value!r}")
+            check_value(value, kind, name == nullable, where(name, i))
         out[name] = columns[name]
+    for i, value in enumerate(columns[time_field]):
+        check_value(value, "string", False, where(time_field, i))
     times = [parse_time(value, config, where(time_field, i)) for i, value in enumerate(columns[time_field])]
     stamps = pd.DatetimeIndex(times)
     hours = stamps.floor("h")
@@ -95,16 +144,3 @@ def _rows(columns: dict[str, list], config: Config, where) -> pd.DataFrame:
     if config.source.minute:
         out[config.source.minute] = ((stamps - hours).total_seconds() // 60).astype("int64")
     return pd.DataFrame(out)
-
-
-def parse_time(value, config: Config, where: str) -> pd.Timestamp:
-    """An ISO 8601 time as UTC; without an offset it is local time in the source's zone."""
-    if not isinstance(value, str):
-        raise BadRequest(f"{where} must be an ISO 8601 time such as 2013-08-01T05:15:00-04:00, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{where} {value!r} is not an ISO 8601 time such as 2013-08-01T05:15:00-04:00") from None
-    stamp = pd.Timestamp(parsed)
-    stamp = stamp.tz_localize(config.source.timezone) if stamp.tzinfo is None else stamp
-    return stamp.tz_convert("UTC")
