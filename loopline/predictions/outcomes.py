@@ -1,13 +1,19 @@
-"""Ground truth as it arrives: outcomes keyed like the predictions they answer."""
+"""Ground truth as it arrives: outcomes keyed like the predictions they answer, checked field by
+field, and the arrivals they tell the feature store about."""
 
 import math
+from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
 from loopline.config import PREVIOUS_AT, Config
-from loopline.events import event_keys
+from loopline.errors import BadRequest
+from loopline.events import event_keys, parse_time
 from loopline.features.history import EVENT_TIMESTAMP
-from loopline.serving.request import BadRequest, parse_time
+from loopline.values import check_value, shown
+
+ARRIVED_AT, SCHEDULED_ARRIVAL = "arrived_at", "scheduled_arrival"
 
 
 def outcome_fields(config: Config) -> list[str]:
@@ -16,48 +22,110 @@ def outcome_fields(config: Config) -> list[str]:
     return [*keys, config.serving.time_field, config.label.column]
 
 
-def outcome_records(items: list, config: Config) -> list[dict]:
-    """Outcome records from objects such as {"carrier": "UA", "flight": 1545, "origin": "EWR",
-    "scheduled_departure": "2013-01-31T17:15:00-05:00", "arr_delay": 12} ("tailnum" and
-    "arrived_at" may come too, see `arrivals`); a null value is an event that never completed
-    (a cancelled flight). A bad item is named."""
+def optional_fields(config: Config) -> list[str]:
+    """What an outcome may name besides: the aircraft, and when it reached the gate (given, or its
+    scheduled arrival plus the delay)."""
+    return [config.history.previous, ARRIVED_AT, SCHEDULED_ARRIVAL] if config.history.previous else []
+
+
+@dataclass
+class Outcomes:
+    """Checked outcomes: records for the store and, for those naming the aircraft, arrival events
+    for the feature store's outcome stream (keyed by flight, to push only what is new)."""
+
+    records: list[dict]
+    arrivals: pd.DataFrame
+    arrival_keys: list[str]
+
+
+def parse_outcomes(items, config: Config) -> Outcomes:
+    """Outcomes from objects such as {"carrier": "UA", "flight": 1545, "origin": "EWR",
+    "scheduled_departure": "2013-01-31T17:15:00-05:00", "arr_delay": 12}; a null value is an event
+    that never completed (a cancelled flight). One that names the aircraft ("tailnum") and has a
+    value must say when it reached the gate: "arrived_at", or "scheduled_arrival" (the delay is
+    added), each an ISO 8601 time with its offset. A bad item is named."""
     if not isinstance(items, list) or not items:
         raise BadRequest('"outcomes" must be a non-empty list of objects')
     fields, value, time_field = outcome_fields(config), config.label.column, config.serving.time_field
-    columns: dict[str, list] = {f: [] for f in fields if f not in (value, time_field)}
-    stamps = []
+    allowed = {*fields, *optional_fields(config)}
+    keys = [f for f in fields if f not in (value, time_field)]
+    columns: dict[str, list] = {f: [] for f in keys}
+    stamps, arrivals = [], []
     for i, item in enumerate(items):
         missing = [f for f in fields if f not in item] if isinstance(item, dict) else fields
         if missing:
             raise BadRequest(f"outcomes[{i}] lacks {', '.join(missing)}")
-        outcome = item[value]
-        if outcome is not None and not (isinstance(outcome, int | float) and math.isfinite(outcome)):
-            raise BadRequest(f"outcomes[{i}].{value} must be a finite number or null, got {outcome!r}")
-        for name in columns:
+        unknown = sorted(set(item) - allowed)
+        if unknown:
+            names = ", ".join(shown(name) for name in unknown[:5])
+            raise BadRequest(
+                f"outcomes[{i}]: unknown field(s) {names}; expected {', '.join([*fields, *allowed - set(fields)])}"
+            )
+        for name in keys:
+            check_value(item[name], config.request_fields[name], False, f"outcomes[{i}].{name}")
             columns[name].append(item[name])
-        stamps.append(parse_time(item[time_field], config, f"outcomes[{i}].{time_field}").floor("h"))
+        outcome = item[value]
+        if outcome is not None and not (
+            isinstance(outcome, int | float) and not isinstance(outcome, bool) and math.isfinite(outcome)
+        ):
+            raise BadRequest(f"outcomes[{i}].{value} must be a finite number or null, got {shown(outcome)}")
+        departure = parse_time(item[time_field], config, f"outcomes[{i}].{time_field}")
+        stamps.append(departure.floor("h"))
+        arrival = _arrival(item, i, departure, config)
+        if arrival is not None:
+            arrivals.append((i, item[config.history.previous], arrival, float(outcome)))
     rows = pd.DataFrame(columns).assign(**{config.source.timestamp: stamps})
-    return [
+    flight_keys = event_keys(rows, config)
+    records = [
         {"flight_key": key, "value": None if item[value] is None else float(item[value])}
-        for key, item in zip(event_keys(rows, config), items, strict=True)
+        for key, item in zip(flight_keys, items, strict=True)
     ]
+    return Outcomes(records, _arrival_events(arrivals, config), [flight_keys[i] for i, *_ in arrivals])
 
 
-def arrivals(items: list[dict], config: Config, now: pd.Timestamp) -> pd.DataFrame:
-    """The outcomes that name the `history.previous` key (the aircraft), as events of the outcome
-    stream: what the next departure of that aircraft sees as its previous leg. Each is known at
-    its "arrived_at" (ISO 8601) when given, else `now`."""
-    key, value = config.history.previous, config.label.column
-    known = [item for item in items if item.get(key) and item[value] is not None]
-    stamps = [
-        parse_time(item["arrived_at"], config, f"outcomes[{i}].arrived_at") if item.get("arrived_at") else now
-        for i, item in enumerate(known)
-    ]
+def _arrival(item: dict, i: int, departure: pd.Timestamp, config: Config) -> pd.Timestamp | None:
+    """When the aircraft of an outcome reached the gate, from the outcome itself; None for an
+    outcome that names no aircraft or never arrived."""
+    aircraft, delay = config.history.previous, item[config.label.column]
+    if not aircraft or item.get(aircraft) is None:
+        return None
+    check_value(item[aircraft], "string", False, f"outcomes[{i}].{aircraft}")
+    if delay is None:
+        return None
+    if item.get(ARRIVED_AT) is not None:
+        arrival = _zoned_time(item[ARRIVED_AT], config, f"outcomes[{i}].{ARRIVED_AT}")
+    elif item.get(SCHEDULED_ARRIVAL) is not None:
+        scheduled = _zoned_time(item[SCHEDULED_ARRIVAL], config, f"outcomes[{i}].{SCHEDULED_ARRIVAL}")
+        arrival = scheduled + pd.Timedelta(minutes=delay)
+    else:
+        raise BadRequest(
+            f"outcomes[{i}] names {aircraft} {item[aircraft]!r}, so it needs {ARRIVED_AT} or {SCHEDULED_ARRIVAL} "
+            "(when it reached the gate, with its offset)"
+        )
+    if arrival <= departure:
+        raise BadRequest(f"outcomes[{i}]: the arrival {arrival.isoformat()} is not after the scheduled departure")
+    return arrival
+
+
+def _zoned_time(value, config: Config, where: str) -> pd.Timestamp:
+    """An ISO 8601 time that carries its offset: an arrival is local to its destination, whose zone
+    the server does not know."""
+    check_value(value, "string", False, where)
+    stamp = parse_time(value, config, where)
+    if datetime.fromisoformat(value).tzinfo is None:
+        raise BadRequest(f"{where} {value!r} needs its offset, e.g. 2013-01-31T20:10:00-06:00")
+    return stamp
+
+
+def _arrival_events(arrivals: list[tuple], config: Config) -> pd.DataFrame:
+    """Arrivals as events of the outcome stream: what the aircraft's next departure sees as its
+    previous leg, each known at its arrival."""
+    stamps = pd.DatetimeIndex([arrival for _, _, arrival, _ in arrivals], tz="UTC").as_unit("us")
     return pd.DataFrame(
         {
-            key: pd.array([item[key] for item in known], dtype="string"),
-            EVENT_TIMESTAMP: pd.DatetimeIndex(stamps).as_unit("us"),
-            config.previous_column: pd.array([item[value] for item in known], dtype="float32"),
-            PREVIOUS_AT: pd.DatetimeIndex(stamps).as_unit("us"),
+            config.history.previous: pd.array([aircraft for _, aircraft, _, _ in arrivals], dtype="string"),
+            EVENT_TIMESTAMP: stamps,
+            config.previous_column: pd.array([value for *_, value in arrivals], dtype="float32"),
+            PREVIOUS_AT: stamps,
         }
     )

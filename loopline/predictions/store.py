@@ -1,12 +1,14 @@
 """Writing predictions and outcomes: idempotent inserts (a record written twice is one row)."""
 
+import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, exc, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from loopline.predictions.schema import outcomes, predictions
+from loopline.predictions.schema import outcome_disputes, outcomes, predictions
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -22,6 +24,22 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+def is_outage(error: Exception) -> bool:
+    """Whether `error` says the database is away (try again later), not that it refused the data."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    return isinstance(error, OSError | exc.TimeoutError)
+
+
+@dataclass
+class OutcomesWritten:
+    """What a batch of outcomes did: flights new to the store, and those whose stored outcome
+    another report contradicted (kept, and the stored one flagged)."""
+
+    new: list[str] = field(default_factory=list)
+    disputed: list[str] = field(default_factory=list)
+
+
 class PredictionStore:
     """The store at a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)."""
 
@@ -30,33 +48,58 @@ class PredictionStore:
         self.engine = create_engine(url, pool_pre_ping=True)
         self._insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert
 
+    def migrate(self) -> None:
+        migrate(self.url)
+
     def write_predictions(self, records: list[dict]) -> None:
-        """Insert prediction records; one already stored (same request, position, role) is skipped."""
+        """Insert prediction records; one already stored (same answer, position, role) is skipped."""
         if records:
             with self.engine.begin() as connection:
                 connection.execute(self._insert(predictions).on_conflict_do_nothing(), records)
 
-    def write_outcomes(self, records: list[dict]) -> int:
-        """Insert outcomes by flight key; a key already stored keeps its first value. Returns the
-        number of new outcomes."""
+    def write_outcomes(self, records: list[dict]) -> OutcomesWritten:
+        """Insert outcomes by flight key. A flight already stored keeps its first outcome; a later
+        report that disagrees with it is kept in outcome_disputes and the outcome is flagged."""
+        written = OutcomesWritten()
         if not records:
-            return 0
+            return written
         received = datetime.now(UTC)
         rows = [{"received_at": received, **r} for r in records]
         with self.engine.begin() as connection:
             done = connection.execute(
                 self._insert(outcomes).on_conflict_do_nothing().returning(outcomes.c.flight_key), rows
             )
-            return len(done.fetchall())
+            written.new = [row.flight_key for row in done]
+            known = {r["flight_key"]: r["value"] for r in rows if r["flight_key"] not in set(written.new)}
+            if known:
+                query = select(outcomes.c.flight_key, outcomes.c.value).where(outcomes.c.flight_key.in_(known))
+                stored = dict(connection.execute(query).all())
+                disputes = [
+                    r for r in rows if r["flight_key"] in known and not _same(stored[r["flight_key"]], r["value"])
+                ]
+                if disputes:
+                    connection.execute(outcome_disputes.insert(), disputes)
+                    written.disputed = sorted({r["flight_key"] for r in disputes})
+                    flag = update(outcomes).where(outcomes.c.flight_key.in_(written.disputed)).values(disputed=True)
+                    connection.execute(flag)
+        return written
 
     def predictions(self) -> list[dict]:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(select(predictions))]
 
+    def disputes(self) -> list[dict]:
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(select(outcome_disputes))]
+
     def joined(self) -> list[dict]:
-        """Every prediction with its outcome, where one has arrived."""
-        query = select(predictions, outcomes.c.value).join(
+        """Every prediction with its outcome, where one has arrived (and whether it is disputed)."""
+        query = select(predictions, outcomes.c.value, outcomes.c.disputed).join(
             outcomes, predictions.c.flight_key == outcomes.c.flight_key, isouter=True
         )
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b))

@@ -3,31 +3,21 @@ by field against what the model contract and the feature store can take, and tur
 event rows the feature store is asked about. Nothing unchecked gets past here: every bad value
 is a BadRequest naming its field."""
 
-import math
-import unicodedata
-
 import pandas as pd
 
 from loopline.config import ColumnKind, Config
 from loopline.errors import BadRequest
 from loopline.events import parse_time
+from loopline.values import check_value, shown
 
 MAX_INSTANCES = 1000
-MAX_TEXT = 64  # characters in a string field; the longest real value (a tail number) has 6
 MAX_REQUEST_ID = 128  # the prediction store's request_id column
-INT64 = (-(2**63), 2**63 - 1)  # what Feast and the store hold
 V2_TYPES = {"string": "BYTES", "int": "INT64", "float": "FP64"}
 
 
 def fields(config: Config) -> dict[str, ColumnKind]:
     """Every field of a request instance and its kind; the time field is a string."""
     return config.request_fields | {config.serving.time_field: "string"}
-
-
-def shown(value) -> str:
-    """A value as a message quotes it: its repr, cut to a readable length."""
-    text = repr(value)
-    return text if len(text) <= MAX_TEXT + 2 else f"{text[:MAX_TEXT]}... ({len(text):,} characters)"
 
 
 def request_id(value: str, where: str) -> str:
@@ -102,28 +92,6 @@ def _text(value: bytes, where: str) -> str:
 def _check_count(count: int) -> None:
     if count > MAX_INSTANCES:
         raise BadRequest(f"at most {MAX_INSTANCES} instances per request, got {count}")
-
-
-def check_value(value, kind: ColumnKind, nullable: bool, where: str) -> None:
-    """`value` as a field of `kind` must be: strings non-empty, printable UTF-8 of at most
-    MAX_TEXT characters; integers within int64; numbers finite; null only where `nullable`."""
-    if value is None:
-        if not nullable:
-            raise BadRequest(f"{where} must not be null")
-    elif kind == "string":
-        if not isinstance(value, str) or not value.strip():
-            raise BadRequest(f"{where} must be a non-empty string, got {shown(value)}")
-        if len(value) > MAX_TEXT:
-            raise BadRequest(f"{where} must be at most {MAX_TEXT} characters, got {len(value):,}")
-        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control codes, lone surrogates
-            raise BadRequest(f"{where} must be printable text, got {shown(value)}")
-    elif kind == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise BadRequest(f"{where} must be an integer, got {shown(value)}")
-        if not INT64[0] <= value <= INT64[1]:
-            raise BadRequest(f"{where} must be a 64-bit integer, got {shown(value)}")
-    elif not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
-        raise BadRequest(f"{where} must be a finite number, got {shown(value)}")
 
 
 def _rows(columns: dict[str, list], config: Config, where) -> pd.DataFrame:
