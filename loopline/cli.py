@@ -150,9 +150,9 @@ def cmd_ground_truth(args) -> int:
 
     from loopline import home
     from loopline.config import load_config
-    from loopline.predictions.outcomes import outcome_records
+    from loopline.errors import BadRequest
+    from loopline.predictions.outcomes import parse_outcomes
     from loopline.predictions.store import PredictionStore, migrate
-    from loopline.serving.request import BadRequest
 
     if not args.file.is_file():
         raise LooplineError(f"{args.file} does not exist")
@@ -163,13 +163,17 @@ def cmd_ground_truth(args) -> int:
         else:
             body = json.loads(args.file.read_text())
             items = body.get("outcomes") if isinstance(body, dict) else body
-        records = outcome_records(items, load_config(args.config))
+        records = parse_outcomes(items, load_config(args.config)).records
     except (ValueError, BadRequest) as error:
         raise LooplineError(f"{args.file}: {error}") from None
     url = args.store_url or home.store_url()
     migrate(url)
-    new = PredictionStore(url).write_outcomes(records)
-    print(f"{len(records):,} outcomes read from {args.file}: {new:,} new, {len(records) - new:,} already stored")
+    written = PredictionStore(url).write_outcomes(records)
+    new, disputed = len(written.new), len(written.disputed)
+    print(
+        f"{len(records):,} outcomes read from {args.file}: {new:,} new, {len(records) - new:,} already stored"
+        + (f" ({disputed:,} of them disputed: a different value is stored)" if disputed else "")
+    )
     return 0
 
 
@@ -278,7 +282,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--shadow", action="store_true", help="the canary scores every request; production answers")
     serve.add_argument("--poll-seconds", type=float, default=5.0, help="how often the registry's pointers are read")
     serve.add_argument(
-        "--token", default=os.environ.get("LOOPLINE_SERVE_TOKEN", ""), help="bearer token for POST /v1/outcomes"
+        "--token",
+        default=os.environ.get("LOOPLINE_SERVE_TOKEN", ""),
+        help="bearer token for POST /v1/outcomes (default: one made at first start in LOOPLINE_HOME/serve-token)",
     )
     serve.set_defaults(func=cmd_serve)
 

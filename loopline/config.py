@@ -177,11 +177,14 @@ class Evaluation(_Strict):
 
 class Serving(_Strict):
     """What a prediction request carries besides the event's keys: one timestamp field, in ISO
-    8601 (without an offset it is local time in `source.timezone`); and the probability at which
-    the answer's label turns positive."""
+    8601 (without an offset it is local time in `source.timezone`); the probability at which
+    the answer's label turns positive; how far the store may lag a departure."""
 
     time_field: str = "time"
     threshold: float = Field(default=0.5, gt=0, lt=1)
+    # An answer says `stale` when the online store is loaded only up to more than this before
+    # the departure, `ahead` when it holds values from after the departure.
+    stale_after_hours: float = Field(default=2.0, gt=0)
 
 
 class Config(_Strict):

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
-from kserve.errors import InferenceError, InvalidInput
+from kserve.errors import InvalidInput, ModelNotReady
 
 from loopline.config import Config
 from loopline.model_io import families
 from loopline.serving import metrics
+from loopline.serving.edge import answered
 from loopline.serving.models import RegistryModels
 
 # Each feature family's tensor type on the wire.
@@ -44,12 +45,12 @@ class FlightDelayPredictor(Model):
         try:
             route = self.models.route(payload.id or "")
         except LookupError as error:
-            raise InferenceError(str(error)) from None
+            raise ModelNotReady(self.name, str(error)) from None
+        answered(route.answer.version, route.role)
         with metrics.MODEL_SECONDS.time():
             scores = route.answer.score(inputs)
         if not np.isfinite(scores).all():
-            metrics.REQUESTS.labels("500", route.answer.version, route.role).inc()
-            raise InferenceError(f"model version {route.answer.version} gave a score that is not a number")
+            raise ModelNotReady(self.name, f"Version {route.answer.version} gave a score that is not a number.")
         n = len(scores)
         outputs = {"probability": scores.astype(float).tolist(), "model_version": [route.answer.version] * n}
         outputs["role"] = [route.role] * n
@@ -97,7 +98,12 @@ def model_inputs(request: InferRequest, config: Config) -> dict[str, np.ndarray]
                 raise InvalidInput(f"model input {name} is missing")
             if given[name].datatype != DATATYPES[family]:
                 raise InvalidInput(f"model input {name} must have datatype {DATATYPES[family]}")
-            values = given[name].as_numpy().reshape(-1)
+            try:
+                values = given[name].as_numpy().reshape(-1)
+            except (ValueError, TypeError) as error:
+                raise InvalidInput(f"model input {name}: {error}") from None
+            if len(values) != len(next(iter(inputs.values()), values)):
+                raise InvalidInput(f"model input {name} holds {len(values)} values, not as many as the others")
             if family == "categorical":
                 values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values])
             inputs[name] = values

@@ -5,18 +5,21 @@ import hashlib
 import logging
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from loopline import home
 from loopline.config import load_config
 from loopline.errors import LooplineError
+from loopline.serving.edge import Edge, RefusalsInOneLine
 
 if TYPE_CHECKING:
+    from loopline.predictions.log import PredictionLog
     from loopline.serving.predictor import FlightDelayPredictor
 
 log = logging.getLogger("loopline.serving")
-MAX_BODY_BYTES = 1_000_000
-
+OUTCOMES_PATH = "/v1/outcomes"
 
 ROLES = ("both", "transformer", "predictor")
 
@@ -32,7 +35,7 @@ class ServeOptions:
     canary_percent: float = 0.0
     shadow: bool = False
     poll_seconds: float = 5.0
-    token: str = ""  # bearer token the outcome endpoint requires; none: open
+    token: str = ""  # bearer token the outcome endpoint requires; default: LOOPLINE_HOME/serve-token
     role: str = "both"  # both in one process, or one half of a KServe transformer/predictor pair
     predictor_host: str = ""  # the transformer's predictor (host:port), V2 over REST
     model_name: str = ""  # as KServe names the InferenceService's model: must be the config's
@@ -70,6 +73,10 @@ def model_server(host: str, port: int, predictor_host: str = ""):
     )
     for name in ("uvicorn.access", "kserve.trace"):  # after the server's own logging set-up
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("loopline").setLevel(logging.INFO)  # refusals, registry moves, the store's state
+    logging.getLogger("kserve").addFilter(RefusalsInOneLine((kserve.errors.InvalidInput, kserve.errors.ModelNotFound)))
+    # KServe answers V1 with FastAPI's ORJSONResponse, which warns on every request that it is deprecated
+    warnings.filterwarnings("ignore", message=".*ORJSONResponse.*")
     return server
 
 
@@ -80,6 +87,7 @@ class Served:
 
     models: list  # kserve.Model
     predictor: "FlightDelayPredictor | None"
+    log: "PredictionLog | None" = None  # the transformer's prediction log
 
 
 def build(options: ServeOptions):
@@ -95,7 +103,7 @@ def build(options: ServeOptions):
     config = load_config(options.config)
     if options.model_name not in ("", config.name):
         raise LooplineError(f"model name {options.model_name!r} is not the config's model, {config.name!r}")
-    predictor = None
+    predictor, predictions = None, None
     if options.role != "transformer":
         models = RegistryModels(options.registry, config, options.canary_percent, options.shadow)
         predictor = FlightDelayPredictor(config, models)
@@ -109,82 +117,82 @@ def build(options: ServeOptions):
         from loopline.serving.transformer import FlightFeatures
 
         online = OnlineFeatures(config, options.config, options.feature_repo)
-        log = prediction_log(options.store_url)
-        transformer = FlightFeatures(config, online, log, predictor)
+        predictions = prediction_log(options.store_url)
+        transformer = FlightFeatures(config, online, predictions, predictor)
         transformer.load()
         hosted = [transformer]
-        _outcomes_route(app_module.app, config, log.store, online, options.token)
-    _limit_body(app_module.app)
-    return model_server(options.host, options.port, options.predictor_host), Served(hosted, predictor)
+        _outcomes_route(app_module.app, config, predictions.store, online, options.token or home.serve_token())
+    app_module.app.add_middleware(Edge, json_only=(OUTCOMES_PATH,))
+    return model_server(options.host, options.port, options.predictor_host), Served(hosted, predictor, predictions)
 
 
 def prediction_log(url: str):
-    """The prediction log over the store at `url` (migrated first), spooling under LOOPLINE_HOME
-    in a file of that store's own."""
-    from loopline import local
+    """The prediction log over the store at `url` (migrated first, or once it answers when it is
+    away at start), spooling under LOOPLINE_HOME in a file of that store's own."""
+    from loopline import home
     from loopline.predictions.log import PredictionLog, Spool
-    from loopline.predictions.store import PredictionStore, migrate
+    from loopline.predictions.store import PredictionStore, is_outage
 
-    url = url or local.store_url()
-    local.home().mkdir(parents=True, exist_ok=True)
+    url = url or home.store_url()
+    home.home().mkdir(parents=True, exist_ok=True)
     try:
-        migrate(url)
+        store = PredictionStore(url)
+        store.migrate()
     except Exception as error:
-        raise LooplineError(
-            f"the prediction store at {url} cannot be migrated: {type(error).__name__}: {error}"
-        ) from None
-    spool = local.home() / "spool" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.jsonl"  # one per store
-    return PredictionLog(PredictionStore(url), Spool(spool))
+        if not is_outage(error):
+            raise LooplineError(
+                f"the prediction store at {url} cannot be migrated: {type(error).__name__}: {error}"
+            ) from None
+        log.warning("the prediction store at %s is away (%s): answers are spooled until it answers", url, error)
+    spool = home.spool_dir() / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.jsonl"  # one per store
+    return PredictionLog(store, Spool(spool))
 
 
 def _outcomes_route(app, config, store, online, token: str) -> None:
-    """`POST /v1/outcomes` with {"outcomes": [...]}: ground truth as it arrives, in any order; a
-    flight already known keeps its first outcome. An outcome that names the aircraft is pushed
-    to Feast's outcome stream too, so its next departure sees this leg online. Requires
-    `Authorization: Bearer <token>` when a token is set."""
-    import pandas as pd
+    """`POST /v1/outcomes` with {"outcomes": [...]} (application/json, `Authorization: Bearer
+    <token>`): ground truth as it arrives, in any order. A flight already known keeps its first
+    outcome; a later one that disagrees is kept as a dispute and the outcome flagged. A new
+    outcome that names the aircraft is pushed to Feast's outcome stream, at its own arrival
+    time, so that the aircraft's next departure sees this leg online."""
+    import hmac
+    import json
+
     from starlette.responses import JSONResponse
 
+    from loopline.errors import BadRequest
     from loopline.features.store import OUTCOMES
-    from loopline.predictions.outcomes import arrivals, outcome_records
-    from loopline.serving.request import BadRequest
+    from loopline.predictions.outcomes import parse_outcomes
+
+    expected = f"Bearer {token}".encode()
 
     async def post_outcomes(request):
-        if token and request.headers.get("authorization") != f"Bearer {token}":
-            return JSONResponse({"error": "a bearer token is required (Authorization: Bearer ...)"}, status_code=401)
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, expected):
+            return JSONResponse(
+                {"error": "a valid bearer token is required (Authorization: Bearer ...)"},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
-        try:
-            records = outcome_records(body.get("outcomes") if isinstance(body, dict) else None, config)
-        except BadRequest as error:
+            body = json.loads(await request.body())
+            parsed = parse_outcomes(body.get("outcomes") if isinstance(body, dict) else None, config)
+        except (ValueError, BadRequest) as error:  # not JSON (nor UTF-8), or a field named
             return JSONResponse({"error": str(error)}, status_code=400)
         try:
-            pushes = arrivals(body["outcomes"], config, pd.Timestamp.now(tz="UTC")) if config.history.previous else None
-        except BadRequest as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-        try:
-            new = store.write_outcomes(records)
+            written = store.write_outcomes(parsed.records)
         except Exception as error:  # the store is away: the sender retries; nothing half-written
             return JSONResponse({"error": f"the store is unavailable ({type(error).__name__})"}, status_code=503)
-        if pushes is not None:
-            online.push(OUTCOMES, pushes)
-        return JSONResponse({"received": len(records), "new": new})
+        answer = {"received": len(parsed.records), "new": len(written.new), "disputed": written.disputed}
+        new = set(written.new)
+        arrivals = parsed.arrivals[[key in new for key in parsed.arrival_keys]]
+        try:
+            online.push(OUTCOMES, arrivals)
+        except Exception as error:  # stored all the same; the next feature load brings it offline
+            log.error("outcomes stored but not pushed to the online store: %s", error)
+            answer["feature_store"] = f"not pushed: {type(error).__name__}: {error}"
+        return JSONResponse(answer)
 
-    app.add_route("/v1/outcomes", post_outcomes, methods=["POST"])
-
-
-def _limit_body(app) -> None:
-    """Refuse bodies over MAX_BODY_BYTES with a 413 naming the limit, before they are read."""
-    from starlette.responses import JSONResponse
-
-    @app.middleware("http")
-    async def limit(request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"the body is over {MAX_BODY_BYTES:,} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_route(OUTCOMES_PATH, post_outcomes, methods=["POST"])
 
 
 def _status_route(app, predictor) -> None:
@@ -234,4 +242,10 @@ def serve(options: ServeOptions) -> None:
         file=sys.stderr,
         flush=True,
     )
-    server.start(served.models)
+    if served.log is not None and not options.token:
+        print(f"loopline: {OUTCOMES_PATH} takes `Authorization: Bearer $(cat {home.token_file()})`", file=sys.stderr)
+    try:
+        server.start(served.models)
+    finally:  # stopped (SIGTERM, as Kubernetes stops a pod): what the log holds is stored or spooled
+        if served.log is not None:
+            served.log.close()

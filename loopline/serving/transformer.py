@@ -14,13 +14,15 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InferenceError, InvalidInput, ModelNotReady
 
 from loopline.config import Config
-from loopline.events import event_keys
+from loopline.errors import BadRequest
+from loopline.events import EARLIEST, event_keys, event_time
 from loopline.model_io import make_features
 from loopline.predictions.log import PredictionLog
 from loopline.serving import metrics
-from loopline.serving.online import OnlineFeatures
+from loopline.serving.edge import answered
+from loopline.serving.online import OnlineFeatures, OnlineStoreUnavailable
 from loopline.serving.predictor import model_request
-from loopline.serving.request import V2_TYPES, BadRequest, fields, from_v1, from_v2
+from loopline.serving.request import V2_TYPES, fields, from_v1, from_v2, request_id
 
 
 @dataclass
@@ -35,15 +37,28 @@ class Prepared:
 
 
 class FlightFeatures(Model):
-    """Answers whether each flight will arrive late: probability, label, version, request id."""
+    """Answers whether each flight will arrive late: probability, label, version, request id,
+    and what the store did not know (`unknown`) or knew only at another time (`freshness`)."""
 
     def __init__(self, config: Config, online: OnlineFeatures, log: PredictionLog | None, predictor: Model | None):
         super().__init__(config.name)
         self.config, self.online, self.log, self.predictor = config, online, log, predictor
         self.evidence = unknown_evidence(config)
+        self.probe = probe_rows(config)
+        self.stale_after = pd.Timedelta(hours=config.serving.stale_after_hours)
 
     def load(self) -> bool:
+        """Ready once the predictor is (in this process); the online store is checked too, and a
+        problem with it makes `healthy` say so."""
+        self.online.check(self.probe)
         self.ready = self.predictor.ready if self.predictor is not None else True
+        return self.ready
+
+    async def healthy(self) -> bool:
+        """Readiness, and the check before every request: an online store that cannot answer is a
+        503 that names it."""
+        if self.online.problem:
+            raise ModelNotReady(self.name, self.online.problem)
         return self.ready
 
     async def preprocess(self, payload, headers: dict | None = None) -> Prepared:
@@ -51,14 +66,17 @@ class FlightFeatures(Model):
         v2 = isinstance(payload, InferRequest)
         try:
             requests = from_v2(payload.inputs, self.config) if v2 else from_v1(payload, self.config)
+            given = (payload.id, "id") if v2 and payload.id else ((headers or {}).get("x-request-id"), "x-request-id")
+            request = request_id(*given) if given[0] else uuid.uuid4().hex
         except BadRequest as error:
-            metrics.REQUESTS.labels("400", "", "").inc()
             raise InvalidInput(str(error)) from None
-        request_id = (payload.id if v2 else None) or (headers or {}).get("x-request-id") or uuid.uuid4().hex
-        with metrics.LOOKUP_SECONDS.time():
-            rows = self.online.rows(requests)
+        try:
+            with metrics.LOOKUP_SECONDS.time():
+                rows = self.online.rows(requests)
+        except OnlineStoreUnavailable as error:
+            raise ModelNotReady(self.name, str(error)) from None
         features = make_features(rows, self.config)
-        return Prepared(model_request(features, request_id, self.config), rows, features, v2, started)
+        return Prepared(model_request(features, request, self.config), rows, features, v2, started)
 
     def validate(self, payload: Prepared) -> Prepared:
         """`preprocess` has checked every field; KServe's own check knows only dict payloads."""
@@ -89,8 +107,8 @@ class FlightFeatures(Model):
         scores = answer["probability"].astype(float)
         version, role = _text(answer["model_version"][0]), _text(answer["role"][0])
         late = scores >= self.config.serving.threshold
-        unknown = self._unknown(prepared.rows)
-        metrics.REQUESTS.labels("200", version, role).inc()
+        unknown, freshness = self._unknown(prepared.rows), self._freshness(prepared.rows)
+        answered(version, role)
         if self.log is not None:
             scored = [(role, version, scores)]
             if "shadow_probability" in answer:
@@ -107,8 +125,9 @@ class FlightFeatures(Model):
                         "model_version": version,
                         "request_id": request_id,
                         "unknown": names,
+                        "freshness": fresh,
                     }
-                    for p, flag, names in zip(scores, late, unknown, strict=True)
+                    for p, flag, names, fresh in zip(scores, late, unknown, freshness, strict=True)
                 ]
             }
         n = len(scores)
@@ -116,6 +135,7 @@ class FlightFeatures(Model):
             InferOutput("probability", [n], "FP64", scores.tolist()),
             InferOutput(self.config.label.name, [n], "BOOL", late.tolist()),
             InferOutput("unknown", [n], "BYTES", [",".join(names) for names in unknown]),
+            InferOutput("freshness", [n], "BYTES", freshness),
             InferOutput("model_version", [n], "BYTES", [version] * n),
         ]
         return InferResponse(request_id, self.name, outputs, model_version=version)
@@ -128,22 +148,45 @@ class FlightFeatures(Model):
         }
         return [[name for name, flags in missing.items() if flags[i]] for i in range(len(rows))]
 
+    def _freshness(self, rows: pd.DataFrame) -> list[str]:
+        """Per instance, how the store's values stand to its departure: `current`; `stale` when the
+        store is loaded only up to more than `serving.stale_after_hours` before it; `ahead` when
+        the store holds values from after it (a departure in the store's past)."""
+        horizon = self.online.horizon
+        if horizon is None:
+            return ["stale"] * len(rows)
+        departures = event_time(rows, self.config)
+        return [
+            "ahead" if departure < horizon else "stale" if departure - horizon > self.stale_after else "current"
+            for departure in departures
+        ]
+
     def get_input_types(self) -> list[dict]:
         return [{"name": name, "datatype": V2_TYPES[kind], "shape": [-1]} for name, kind in fields(self.config).items()]
 
     def get_output_types(self) -> list[dict]:
-        outputs = {"probability": "FP64", self.config.label.name: "BOOL", "unknown": "BYTES", "model_version": "BYTES"}
+        outputs = {"probability": "FP64", self.config.label.name: "BOOL", "unknown": "BYTES", "freshness": "BYTES"}
+        outputs["model_version"] = "BYTES"
         return [{"name": name, "datatype": datatype, "shape": [-1]} for name, datatype in outputs.items()]
 
 
+def probe_rows(config: Config) -> pd.DataFrame:
+    """One request's rows that look the store up without matching anything: is the store there?"""
+    placeholders = {"string": "?", "int": 0, "float": 0.0}
+    instance = {name: placeholders[kind] for name, kind in config.request_fields.items()}
+    return from_v1({"instances": [instance | {config.serving.time_field: EARLIEST.isoformat()}]}, config)
+
+
 def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], config: Config) -> list[dict]:
-    """One prediction record per instance and model that scored it (the answer, and the shadow)."""
-    now = datetime.now(UTC)
+    """One prediction record per instance and model that scored it (the answer, and the shadow),
+    under an answer id of its own: a request id a client reuses never hides an answer."""
+    now, answer = datetime.now(UTC), uuid.uuid4().hex
     keys = event_keys(prepared.rows, config)
     columns = {name: [None if pd.isna(v) else v for v in values.tolist()] for name, values in prepared.features.items()}
     inputs = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return [
         {
+            "answer_id": answer,
             "request_id": prepared.model_request.id,
             "position": i,
             "role": role,

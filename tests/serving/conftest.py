@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loopline import registry
+from loopline import home, registry
+from loopline.predictions.store import PredictionStore
 
 LOOPLINE = str(Path(sys.executable).with_name("loopline"))
 
@@ -22,12 +23,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Served:
-    """A running server and the registry it follows."""
+def eventually(check, timeout: float = 60):
+    """`check()` once it is truthy, polling; its last value when `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return value
 
-    def __init__(self, registry_uri: str, port: int, process: subprocess.Popen, log: Path):
+
+class Served:
+    """A running server, the registry it follows and the prediction store it writes."""
+
+    def __init__(self, registry_uri: str, port: int, process: subprocess.Popen, log: Path, store_url: str = ""):
         self.registry, self.port, self.process, self.log = registry_uri, port, process, log
         self.url = f"http://127.0.0.1:{port}"
+        self.store = PredictionStore(store_url or home.store_url())
 
     def v1(self, instances, **kwargs) -> httpx.Response:
         return httpx.post(f"{self.url}/v1/models/flights:predict", json={"instances": instances}, timeout=30, **kwargs)

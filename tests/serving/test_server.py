@@ -79,7 +79,7 @@ def test_v2_through_the_kserve_client_and_its_metadata(served):
         "dest": "BYTES",
         "scheduled_departure": "BYTES",
     }
-    assert [o["name"] for o in metadata["outputs"]] == ["probability", "late", "unknown", "model_version"]
+    assert [o["name"] for o in metadata["outputs"]] == ["probability", "late", "unknown", "freshness", "model_version"]
     assert httpx.get(f"{served.url}/v2/health/live").status_code == 200
 
 
@@ -116,7 +116,9 @@ def test_unknown_carrier_airport_and_aircraft_are_answered_and_named(served):
         (json.dumps({"instances": [FLIGHT | {"flight": math.inf}]}), "application/json", 400, "line 1 column 44"),
         (json.dumps({"instances": [FLIGHT | {"wind": 3}]}), "application/json", 400, "unknown field(s) wind"),
         (json.dumps({"instances": []}), "application/json", 400, "non-empty list"),
-        (json.dumps({"instances": [FLIGHT]}), "text/plain", 400, "application/json"),
+        (json.dumps({"instances": [FLIGHT]}), "text/plain", 415, "application/json"),
+        (json.dumps({"instances": [FLIGHT]}), "application/octet-stream", 415, "application/json"),
+        (json.dumps({"instances": [FLIGHT]}), "application/json; charset=latin-1", 415, "UTF-8"),
         (json.dumps({"instances": [FLIGHT] * 20_000}), "application/json", 413, "over 1,000,000 bytes"),
     ],
 )
