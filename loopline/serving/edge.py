@@ -20,6 +20,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from loopline.serving import metrics
 
 MAX_BODY_BYTES = 1_000_000
@@ -75,7 +77,7 @@ class Edge:
                 body = await _read(receive)
                 if body is None:
                     return await _error(watched, 413, f"the body is over {MAX_BODY_BYTES:,} bytes")
-                refusal = _binary_refusal(scope, body)
+                refusal = _binary_refusal(scope, body) if self._binary(scope) else _json_refusal(body, predicting)
                 if refusal:
                     return await _error(watched, 400, refusal)
                 receive = _replay(body, receive)
@@ -89,6 +91,11 @@ class Edge:
             if predicting:
                 metrics.REQUESTS.labels(str(answer.status or 499), answer.version, answer.role).inc()
 
+    @staticmethod
+    def _binary(scope) -> bool:
+        """A V2 request in the binary tensor extension."""
+        return bool(INFER_V2.match(scope["path"])) and BINARY_HEADER.encode() in dict(scope["headers"])
+
     def _content_type(self, scope, predicting: bool) -> tuple[dict, str]:
         """The scope a request goes on with (a JSON type where it sent none), or why it is refused."""
         headers = dict(scope["headers"])
@@ -101,7 +108,7 @@ class Edge:
             return scope, ""
         if not predicting:
             return scope, ""
-        if BINARY_HEADER.encode() in headers and INFER_V2.match(scope["path"]):
+        if self._binary(scope):
             if media not in ("", "application/octet-stream"):
                 return scope, f"a binary inference request is application/octet-stream or untyped, got {given}"
             return scope, ""
@@ -141,13 +148,24 @@ def _replay(body: bytes, receive):
     return replayed
 
 
+def _json_refusal(body: bytes, predicting: bool) -> str:
+    """Why a prediction's JSON body is not JSON, or ''. orjson (KServe's V1 parser) is strict
+    where FastAPI's V2 parser is not: a lone surrogate, NaN. Both protocols refuse alike."""
+    if not predicting:
+        return ""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        return f"the body is not JSON: {error}"
+    return ""
+
+
 def _binary_refusal(scope, body: bytes) -> str:
     """Why a V2 binary request cannot be decoded (KServe's decoder fails on it with a 500), or ''."""
+    from kserve import InferRequest
+
     headers = dict(scope["headers"])
     match = INFER_V2.match(scope["path"])
-    if not match or BINARY_HEADER.encode() not in headers:
-        return ""
-    from kserve import InferRequest
 
     length = headers[BINARY_HEADER.encode()].decode("latin-1")
     if not length.isdigit() or int(length) > len(body):

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import DBAPIError
 
 from loopline.predictions.store import PredictionStore, migrate
-from tests.serving.conftest import LOOPLINE, Served, free_port, start
+from tests.serving.conftest import LOOPLINE, Served, eventually, free_port, start
 from tests.serving.test_server import FLIGHT
 
 pytestmark = pytest.mark.slow
@@ -22,13 +23,15 @@ PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 
 
 def wait_for(count: int, store: PredictionStore, timeout: float = 60) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = store.predictions()
-        if len(rows) >= count:
-            return rows
-        time.sleep(0.3)
-    return store.predictions()
+    """The stored predictions once there are `count` (or `timeout` seconds have passed)."""
+    return eventually(lambda: (rows := stored(store)) and len(rows) >= count and rows, timeout) or stored(store)
+
+
+def stored(store: PredictionStore) -> list[dict]:
+    try:
+        return store.predictions()
+    except DBAPIError:  # not migrated yet (the log does it on its first write), or away
+        return []
 
 
 def test_migrations_create_the_schema_and_run_again_as_a_no_op(tmp_path):

@@ -114,7 +114,7 @@ def test_unknown_carrier_airport_and_aircraft_are_answered_and_named(served):
         # NaN and Infinity are not JSON: the parser refuses them and says where they stand
         (json.dumps({"instances": [FLIGHT | {"flight": math.nan}]}), "application/json", 400, "line 1 column 44"),
         (json.dumps({"instances": [FLIGHT | {"flight": math.inf}]}), "application/json", 400, "line 1 column 44"),
-        (json.dumps({"instances": [FLIGHT | {"wind": 3}]}), "application/json", 400, "unknown field(s) wind"),
+        (json.dumps({"instances": [FLIGHT | {"wind": 3}]}), "application/json", 400, "unknown field(s) 'wind'"),
         (json.dumps({"instances": []}), "application/json", 400, "non-empty list"),
         (json.dumps({"instances": [FLIGHT]}), "text/plain", 415, "application/json"),
         (json.dumps({"instances": [FLIGHT]}), "application/octet-stream", 415, "application/json"),
