@@ -4,6 +4,7 @@ import asyncio
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -165,23 +166,30 @@ def test_the_server_starts_with_the_store_away_and_writes_once_it_answers(
 
 
 def test_answers_queued_when_the_server_is_stopped_are_all_stored(served_repo, fresh_registry, tmp_path):
-    """SIGTERM, as Kubernetes stops a pod, right after the last answer: none of them is lost."""
-    url = f"sqlite:///{tmp_path / 'predictions.db'}"
+    """SIGTERM, as Kubernetes stops a pod, right after the last answer, while the log cannot write
+    (the store is locked): what it holds goes to the spool before the process ends, and a
+    restart writes it."""
+    path = tmp_path / "predictions.db"
+    url = f"sqlite:///{path}"
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url)
     flights = [FLIGHT | {"flight": n} for n in range(100)]
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(timeout=60) as client:
-            url = f"http://127.0.0.1:{port}/v1/models/flights:predict"
-            answers = [
-                client.post(url, json={"instances": flights}, headers={"x-request-id": f"b{i}"}) for i in range(40)
-            ]
+            url, body = f"http://127.0.0.1:{port}/v1/models/flights:predict", {"instances": flights}
+            answers = [client.post(url, json=body, headers={"x-request-id": f"b{i}"}) for i in range(40)]
             return [response.status_code for response in await asyncio.gather(*answers)]
 
-    assert asyncio.run(burst()) == [200] * 40
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) is not None
-    process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url)  # the spool, if any
+    lock = sqlite3.connect(path)
+    lock.execute("BEGIN EXCLUSIVE")  # the writer waits on its insert; the rest queue up in memory
+    try:
+        assert asyncio.run(burst()) == [200] * 40
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) is not None
+    finally:
+        lock.rollback()
+        lock.close()
+    process, port, log = start(tmp_path, fresh_registry, served_repo, "--store-url", url)
     try:
         rows = wait_for(4000, PredictionStore(url))
     finally:
