@@ -4,13 +4,16 @@
     <registry>/<model>/versions/0001/model/...      the exported SavedModel
     <registry>/<model>/versions/0001/version.json   metadata, written last: marks the copy complete
     <registry>/<model>/production.json              the production pointer
+    <registry>/<model>/canary.json                  the canary pointer: a contender on live traffic
 
 Safe under concurrency: a version number is claimed by creating its claim exclusively (O_EXCL
 locally, generation 0 as a GCS precondition), so racing pushes get distinct numbers. A pointer
 moves by compare-and-swap from the version its mover saw (evaluate's baseline, for a push): if
 another push moved it in the meantime the move is refused and the pointer left alone. A push
 copies everything first and moves the pointer last, so a crash at any point leaves the previous
-production model in place; an incomplete version is never pointed at.
+production model in place; an incomplete version is never pointed at. A pointer is cleared by
+the same compare-and-swap (it then names no version): promoting a canary is moving production
+to it and clearing the canary; rolling it back is clearing it (the version stays).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from loopline import storage
 from loopline.errors import RegistryError
 
 PRODUCTION = "production"
+CANARY = "canary"
+POINTERS = (PRODUCTION, CANARY)
 POINTER = f"{PRODUCTION}.json"
 MARKER = "version.json"
 CLAIM = "claim.json"
@@ -111,9 +116,13 @@ def _claim_version(registry: str, model: str, claimed_at: str) -> str:
     return f"{number:04d}"
 
 
-def move(registry: str, model: str, pointer: str, expected: str | None, version: str) -> None:
-    """Point `pointer` at `version` if it still names `expected` (None: not set); PointerMoved if not."""
-    get(registry, model, version)  # only a complete version is ever pointed at
+def move(registry: str, model: str, pointer: str, expected: str | None, version: str | None) -> None:
+    """Point `pointer` at `version` (None: clear it) if it still names `expected` (None: not set);
+    PointerMoved if not."""
+    if pointer not in POINTERS:
+        raise RegistryError(f"no pointer {pointer!r}: the pointers are {', '.join(POINTERS)}")
+    if version is not None:
+        get(registry, model, version)  # only a complete version is ever pointed at
     uri = _pointer_uri(registry, model, pointer)
     seen, current = _read_pointer(registry, model, pointer)
     if current != expected:
@@ -124,10 +133,17 @@ def move(registry: str, model: str, pointer: str, expected: str | None, version:
         raise PointerMoved(pointer, expected, _version_of(found, uri))
 
 
-def push(registry: str, model: str, model_dir: str, metadata: dict, expected: str | None) -> ModelVersion:
-    """Copy `model_dir` in as a new version and make it production if production is still
-    `expected` (the version the contender was judged against, None for none). If production
-    moved, PointerMoved: the new version stays in the registry, complete but not in production."""
+def clear(registry: str, model: str, pointer: str, expected: str | None) -> None:
+    """Make `pointer` name no version if it still names `expected`; PointerMoved if not."""
+    move(registry, model, pointer, expected, None)
+
+
+def push(
+    registry: str, model: str, model_dir: str, metadata: dict, expected: str | None, pointer: str = PRODUCTION
+) -> ModelVersion:
+    """Copy `model_dir` in as a new version and point `pointer` (production, or canary for a
+    contender to be judged on live traffic) at it if that pointer still names `expected` (None
+    for none). If it moved, PointerMoved: the new version stays in the registry, not pointed at."""
     pushed_at = datetime.now(UTC).isoformat(timespec="seconds")
     version = _claim_version(registry, model, pushed_at)
     root = storage.join(_model_root(registry, model), "versions", version)
@@ -135,8 +151,8 @@ def push(registry: str, model: str, model_dir: str, metadata: dict, expected: st
     storage.upload_dir(model_dir, storage.join(root, "model"))
     storage.write_text(storage.join(root, MARKER), json.dumps(metadata, indent=1, sort_keys=True))
     try:
-        move(registry, model, PRODUCTION, expected, version)
+        move(registry, model, pointer, expected, version)
     except PointerMoved as moved:
-        moved.args = (f"{moved}; version {version} stays in the registry, not in production",)
+        moved.args = (f"{moved}; version {version} stays in the registry, not in {pointer}",)
         raise
     return ModelVersion(model, version, storage.join(root, "model"), metadata)

@@ -41,16 +41,17 @@ class Outcomes:
 def parse_outcomes(items, config: Config) -> Outcomes:
     """Outcomes from objects such as {"carrier": "UA", "flight": 1545, "origin": "EWR",
     "scheduled_departure": "2013-01-31T17:15:00-05:00", "arr_delay": 12}; a null value is an event
-    that never completed (a cancelled flight). One that names the aircraft ("tailnum") and has a
-    value must say when it reached the gate: "arrived_at", or "scheduled_arrival" (the delay is
-    added), each an ISO 8601 time with its offset. A bad item is named."""
+    that never completed (a cancelled flight). When it reached the gate ("arrived_at", or
+    "scheduled_arrival" plus the delay, each an ISO 8601 time with its offset) is when the outcome
+    became known; one that names the aircraft ("tailnum") and has a value must say it. A bad item
+    is named."""
     if not isinstance(items, list) or not items:
         raise BadRequest('"outcomes" must be a non-empty list of objects')
     fields, value, time_field = outcome_fields(config), config.label.column, config.serving.time_field
     allowed = {*fields, *optional_fields(config)}
     keys = [f for f in fields if f not in (value, time_field)]
     columns: dict[str, list] = {f: [] for f in keys}
-    stamps, arrivals = [], []
+    stamps, known, arrivals = [], [], []
     for i, item in enumerate(items):
         missing = [f for f in fields if f not in item] if isinstance(item, dict) else fields
         if missing:
@@ -58,9 +59,8 @@ def parse_outcomes(items, config: Config) -> Outcomes:
         unknown = sorted(set(item) - allowed)
         if unknown:
             names = ", ".join(shown(name) for name in unknown[:5])
-            raise BadRequest(
-                f"outcomes[{i}]: unknown field(s) {names}; expected {', '.join([*fields, *allowed - set(fields)])}"
-            )
+            expected = ", ".join([*fields, *optional_fields(config)])
+            raise BadRequest(f"outcomes[{i}]: unknown field(s) {names}; expected {expected}")
         for name in keys:
             check_value(item[name], config.request_fields[name], False, f"outcomes[{i}].{name}")
             columns[name].append(item[name])
@@ -72,24 +72,29 @@ def parse_outcomes(items, config: Config) -> Outcomes:
         departure = parse_time(item[time_field], config, f"outcomes[{i}].{time_field}")
         stamps.append(departure.floor("h"))
         arrival = _arrival(item, i, departure, config)
-        if arrival is not None:
-            arrivals.append((i, item[config.history.previous], arrival, float(outcome)))
+        known.append(arrival)
+        aircraft = item.get(config.history.previous) if config.history.previous else None
+        if arrival is not None and aircraft is not None:
+            arrivals.append((i, aircraft, arrival, float(outcome)))
     rows = pd.DataFrame(columns).assign(**{config.source.timestamp: stamps})
     flight_keys = event_keys(rows, config)
     records = [
-        {"flight_key": key, "value": None if item[value] is None else float(item[value])}
-        for key, item in zip(flight_keys, items, strict=True)
+        {
+            "flight_key": key,
+            "value": None if item[value] is None else float(item[value]),
+            "known_at": None if arrival is None else arrival.to_pydatetime(),
+        }
+        for key, item, arrival in zip(flight_keys, items, known, strict=True)
     ]
     return Outcomes(records, _arrival_events(arrivals, config), [flight_keys[i] for i, *_ in arrivals])
 
 
 def _arrival(item: dict, i: int, departure: pd.Timestamp, config: Config) -> pd.Timestamp | None:
-    """When the aircraft of an outcome reached the gate, from the outcome itself; None for an
-    outcome that names no aircraft or never arrived."""
+    """When the flight of an outcome reached the gate, from the outcome itself; None when it never
+    arrived or does not say (one naming the aircraft must say: its next departure reads it)."""
     aircraft, delay = config.history.previous, item[config.label.column]
-    if not aircraft or item.get(aircraft) is None:
-        return None
-    check_value(item[aircraft], "string", False, f"outcomes[{i}].{aircraft}")
+    if aircraft and item.get(aircraft) is not None:
+        check_value(item[aircraft], "string", False, f"outcomes[{i}].{aircraft}")
     if delay is None:
         return None
     if item.get(ARRIVED_AT) is not None:
@@ -97,11 +102,13 @@ def _arrival(item: dict, i: int, departure: pd.Timestamp, config: Config) -> pd.
     elif item.get(SCHEDULED_ARRIVAL) is not None:
         scheduled = _zoned_time(item[SCHEDULED_ARRIVAL], config, f"outcomes[{i}].{SCHEDULED_ARRIVAL}")
         arrival = scheduled + pd.Timedelta(minutes=delay)
-    else:
+    elif aircraft and item.get(aircraft) is not None:
         raise BadRequest(
             f"outcomes[{i}] names {aircraft} {item[aircraft]!r}, so it needs {ARRIVED_AT} or {SCHEDULED_ARRIVAL} "
             "(when it reached the gate, with its offset)"
         )
+    else:
+        return None
     if arrival <= departure:
         raise BadRequest(f"outcomes[{i}]: the arrival {arrival.isoformat()} is not after the scheduled departure")
     return arrival

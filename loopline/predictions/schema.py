@@ -12,6 +12,7 @@ predictions = Table(
     Column("role", String(16), primary_key=True),  # production, canary or shadow
     Column("request_id", String(128), nullable=False, index=True),  # the client's, or a new one
     Column("predicted_at", DateTime(timezone=True), nullable=False),
+    Column("departs_at", DateTime(timezone=True), nullable=True, index=True),  # the scheduled departure
     Column("flight_key", String(128), nullable=False, index=True),
     Column("model_version", String(16), nullable=False),
     Column("inputs", JSON, nullable=False),
@@ -24,6 +25,7 @@ outcomes = Table(
     Column("flight_key", String(128), primary_key=True),
     Column("value", Float, nullable=True),  # the label column's value; None: it never arrived
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("known_at", DateTime(timezone=True), nullable=True),  # the arrival it reports; None: received_at
     Column("disputed", Boolean, nullable=False, default=False),  # another report disagreed
 )
 

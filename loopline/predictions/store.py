@@ -5,12 +5,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, exc, select, update
+import pandas as pd
+from sqlalchemy import and_, create_engine, exc, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopline.predictions.schema import outcome_disputes, outcomes, predictions
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+WINDOW_COLUMNS = [*predictions.c.keys(), "outcome", "disputed", "known_at"]
 
 
 def migrate(url: str) -> None:
@@ -78,11 +80,49 @@ class PredictionStore:
                     r for r in rows if r["flight_key"] in known and not _same(stored[r["flight_key"]], r["value"])
                 ]
                 if disputes:
-                    connection.execute(outcome_disputes.insert(), disputes)
+                    columns = set(outcome_disputes.c.keys())
+                    connection.execute(
+                        outcome_disputes.insert(), [{k: r[k] for k in columns & set(r)} for r in disputes]
+                    )
                     written.disputed = sorted({r["flight_key"] for r in disputes})
                     flag = update(outcomes).where(outcomes.c.flight_key.in_(written.disputed)).values(disputed=True)
                     connection.execute(flag)
         return written
+
+    def window(
+        self,
+        start: datetime,
+        end: datetime,
+        as_of: datetime | None = None,
+        roles: list[str] | None = None,
+        version: str | None = None,
+    ) -> pd.DataFrame:
+        """The predictions of flights scheduled to depart in [start, end) (of `roles`, by `version`
+        when given), each with its outcome if that had become known by `as_of` (its `known_at`,
+        else when it was received; no `as_of`: every outcome stored): `outcome` is NaN and
+        `labelled` false otherwise. A missing outcome is unknown, never a negative."""
+        known = func.coalesce(outcomes.c.known_at, outcomes.c.received_at)
+        on = predictions.c.flight_key == outcomes.c.flight_key
+        if as_of is not None:
+            on = and_(on, known <= as_of)
+        query = (
+            select(predictions, outcomes.c.value.label("outcome"), outcomes.c.disputed, known.label("known_at"))
+            .join(outcomes, on, isouter=True)
+            .where(predictions.c.departs_at >= start, predictions.c.departs_at < end)
+            .order_by(predictions.c.departs_at, predictions.c.answer_id, predictions.c.position)
+        )
+        if roles:
+            query = query.where(predictions.c.role.in_(roles))
+        if version:
+            query = query.where(predictions.c.model_version == version)
+        with self.engine.connect() as connection:
+            frame = pd.DataFrame([dict(row._mapping) for row in connection.execute(query)], columns=WINDOW_COLUMNS)
+        for column in ("predicted_at", "departs_at", "known_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame["labelled"] = frame["known_at"].notna()
+        frame["outcome"] = frame["outcome"].astype("float64")
+        frame["disputed"] = frame["disputed"].eq(True)  # None where no outcome joined
+        return frame
 
     def predictions(self) -> list[dict]:
         with self.engine.connect() as connection:

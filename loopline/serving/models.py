@@ -14,9 +14,8 @@ import numpy as np
 
 from loopline import model_io, registry, storage
 from loopline.config import Config
-from loopline.registry import PRODUCTION
+from loopline.registry import CANARY, POINTERS, PRODUCTION
 
-CANARY = "canary"
 log = logging.getLogger("loopline.serving")
 
 
@@ -46,12 +45,12 @@ class RegistryModels:
     def __init__(self, registry_uri: str, config: Config, canary_percent: float = 0.0, shadow: bool = False):
         self.registry_uri, self.config = registry_uri, config
         self.canary_percent, self.shadow = canary_percent, shadow
-        self.loaded: dict[str, Loaded | None] = {PRODUCTION: None, CANARY: None}
+        self.loaded: dict[str, Loaded | None] = dict.fromkeys(POINTERS)
         self.problems: dict[str, str] = {}
 
     def refresh(self) -> None:
         """Load whichever pointer moved; a version that fails to load leaves the old one serving."""
-        for pointer in (PRODUCTION, CANARY):
+        for pointer in POINTERS:
             try:
                 wanted = registry.pointed(self.registry_uri, self.config.name, pointer)
             except Exception as error:  # an unreadable pointer: keep serving, say why

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pandas as pd
 from kserve import InferOutput, InferRequest, InferResponse, Model
-from kserve.errors import InferenceError, InvalidInput, ModelNotReady
+from kserve.errors import InvalidInput, ModelNotReady
 
 from loopline.config import Config
 from loopline.errors import BadRequest
@@ -66,8 +66,7 @@ class FlightFeatures(Model):
         v2 = isinstance(payload, InferRequest)
         try:
             requests = from_v2(payload.inputs, self.config) if v2 else from_v1(payload, self.config)
-            given = (payload.id, "id") if v2 and payload.id else ((headers or {}).get("x-request-id"), "x-request-id")
-            request = request_id(*given) if given[0] else uuid.uuid4().hex
+            request = _request_id(payload.id if v2 else None, headers or {})
         except BadRequest as error:
             raise InvalidInput(str(error)) from None
         try:
@@ -84,7 +83,7 @@ class FlightFeatures(Model):
 
     async def predict(self, payload: Prepared, headers: dict | None = None) -> tuple[InferResponse, Prepared]:
         """The predictor's answer: in this process, or over V2 from KServe's predictor host (a
-        predictor that does not answer or is not ready is a 503 that says so)."""
+        predictor that does not answer, is not ready or fails is a 503 that says so)."""
         if self.predictor is not None:
             return self.predictor.predict(payload.model_request, headers), payload
         try:
@@ -96,9 +95,8 @@ class FlightFeatures(Model):
             ) from None
         except httpx.HTTPStatusError as error:
             status, detail = error.response.status_code, error.response.text
-            if status == 503:
-                raise ModelNotReady(self.name, f"Its predictor is not ready: {detail}") from None
-            raise InferenceError(f"the predictor answered {status}: {detail}") from None
+            state = "is not ready" if status == 503 else f"answered {status}"
+            raise ModelNotReady(self.name, f"Its predictor {state}: {detail}") from None
         return response, payload
 
     def postprocess(self, result: tuple[InferResponse, Prepared], headers: dict | None = None):
@@ -165,9 +163,23 @@ class FlightFeatures(Model):
         return [{"name": name, "datatype": V2_TYPES[kind], "shape": [-1]} for name, kind in fields(self.config).items()]
 
     def get_output_types(self) -> list[dict]:
-        outputs = {"probability": "FP64", self.config.label.name: "BOOL", "unknown": "BYTES", "freshness": "BYTES"}
-        outputs["model_version"] = "BYTES"
+        outputs = {
+            "probability": "FP64",
+            self.config.label.name: "BOOL",
+            "unknown": "BYTES",
+            "freshness": "BYTES",
+            "model_version": "BYTES",
+        }
         return [{"name": name, "datatype": datatype, "shape": [-1]} for name, datatype in outputs.items()]
+
+
+def _request_id(v2_id: str | None, headers: dict) -> str:
+    """The request's id: V2's `id`, else the `x-request-id` header, else a new one."""
+    if v2_id:
+        return request_id(v2_id, "id")
+    if headers.get("x-request-id"):
+        return request_id(headers["x-request-id"], "x-request-id")
+    return uuid.uuid4().hex
 
 
 def probe_rows(config: Config) -> pd.DataFrame:
@@ -181,7 +193,7 @@ def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], confi
     """One prediction record per instance and model that scored it (the answer, and the shadow),
     under an answer id of its own: a request id a client reuses never hides an answer."""
     now, answer = datetime.now(UTC), uuid.uuid4().hex
-    keys = event_keys(prepared.rows, config)
+    keys, departures = event_keys(prepared.rows, config), event_time(prepared.rows, config).tolist()
     columns = {name: [None if pd.isna(v) else v for v in values.tolist()] for name, values in prepared.features.items()}
     inputs = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return [
@@ -191,6 +203,7 @@ def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], confi
             "position": i,
             "role": role,
             "predicted_at": now,
+            "departs_at": departures[i].to_pydatetime(),
             "flight_key": keys[i],
             "model_version": version,
             "inputs": inputs[i],

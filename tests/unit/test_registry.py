@@ -112,6 +112,23 @@ def test_the_pointer_moves_only_from_the_version_its_mover_saw(reg, tmp_path):
         registry.move(reg, "flights", registry.PRODUCTION, "0001", "0009")
 
 
+def test_a_canary_is_pushed_promoted_and_rolled_back_by_the_same_moves(reg, tmp_path):
+    push(reg, "flights", model_dir(tmp_path, "one"), True, {}, None)
+    canary = registry.push(reg, "flights", model_dir(tmp_path, "two"), {}, None, registry.CANARY)
+    assert registry.production(reg, "flights").version == "0001"  # untouched until judged
+    assert registry.pointed(reg, "flights", registry.CANARY).version == canary.version == "0002"
+    registry.move(reg, "flights", registry.PRODUCTION, "0001", "0002")  # promote ...
+    registry.clear(reg, "flights", registry.CANARY, "0002")  # ... and clear the canary
+    assert production_content(reg, tmp_path) == "two" and registry.pointed(reg, "flights", registry.CANARY) is None
+    registry.push(reg, "flights", model_dir(tmp_path, "three"), {}, None, registry.CANARY)
+    with pytest.raises(registry.PointerMoved, match="canary changed from 0002 to 0003"):
+        registry.clear(reg, "flights", registry.CANARY, "0002")
+    registry.clear(reg, "flights", registry.CANARY, "0003")  # rolled back: the version stays
+    assert registry.pointed(reg, "flights", registry.CANARY) is None and "0003" in registry.versions(reg, "flights")
+    with pytest.raises(RegistryError, match="no pointer 'staging'"):
+        registry.move(reg, "flights", "staging", None, "0001")
+
+
 def _racing_push(args: tuple[str, str, str]) -> str:
     """One process's push, against no production; the version it pushed or why it was refused."""
     reg, folder, emulator = args

@@ -1,11 +1,13 @@
-"""every answer kept, disputed outcomes
+"""every answer kept, disputed outcomes, the times the monitor reads
 
 Revision ID: 0002
 Revises: 0001
 
 A prediction is keyed by its answer (a new id per answer), not by the client's request id, so
-two requests that reuse an id are both stored. An outcome that disagrees with the one stored
-for its flight is kept in outcome_disputes and the stored one is flagged.
+two requests that reuse an id are both stored; it carries its scheduled departure (windows are
+of departures; earlier rows have none). An outcome carries when it became known (the arrival
+it reports; without one, when it was received) and, when a later report disagrees with it, is
+flagged, the report kept in outcome_disputes.
 """
 
 import sqlalchemy as sa
@@ -29,6 +31,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), primary_key=True),
         sa.Column("request_id", sa.String(128), nullable=False),
         sa.Column("predicted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("departs_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("flight_key", sa.String(128), nullable=False),
         sa.Column("model_version", sa.String(16), nullable=False),
         sa.Column("inputs", sa.JSON, nullable=False),
@@ -39,6 +42,8 @@ def upgrade() -> None:
     op.drop_table("predictions_0001")
     op.create_index("ix_predictions_flight_key", "predictions", ["flight_key"])
     op.create_index("ix_predictions_request_id", "predictions", ["request_id"])
+    op.create_index("ix_predictions_departs_at", "predictions", ["departs_at"])
+    op.add_column("outcomes", sa.Column("known_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("outcomes", sa.Column("disputed", sa.Boolean, nullable=False, server_default=sa.false()))
     op.create_table(
         "outcome_disputes",
@@ -52,6 +57,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("outcome_disputes")
     op.drop_column("outcomes", "disputed")
+    op.drop_column("outcomes", "known_at")
+    op.drop_index("ix_predictions_departs_at", "predictions")
     op.drop_index("ix_predictions_request_id", "predictions")
     op.drop_index("ix_predictions_flight_key", "predictions")
     op.rename_table("predictions", "predictions_0002")

@@ -1,5 +1,5 @@
-"""The prediction log on a real SQLite store: a record the store refuses, a torn spool line, a
-store that is away, disputes of outcomes."""
+"""The prediction store and its log on a real SQLite store: a record the store refuses, a torn
+spool line, a store that is away, disputes of outcomes, the window reader."""
 
 import time
 from datetime import UTC, datetime
@@ -9,19 +9,22 @@ from sqlalchemy.exc import OperationalError
 from loopline.predictions.log import PredictionLog, Spool
 from loopline.predictions.store import PredictionStore, migrate
 
+KEY = "UA|1545|EWR|2013-01-31T22:00:00+00:00"
 
-def record(answer: str, score: float | None = 0.5) -> dict:
+
+def record(answer: str, score: float | None = 0.5, **changes) -> dict:
     return {
         "answer_id": answer,
         "request_id": f"request-{answer}",
         "position": 0,
         "role": "production",
-        "predicted_at": datetime(2013, 1, 31, 22, tzinfo=UTC),
-        "flight_key": "UA|1545|EWR|2013-01-31T22:00:00+00:00",
+        "predicted_at": datetime(2026, 12, 3, 12, tzinfo=UTC),
+        "departs_at": datetime(2013, 1, 31, 22, 15, tzinfo=UTC),
+        "flight_key": KEY,
         "model_version": "0001",
         "inputs": {"carrier": "UA"},
         "score": score,
-    }
+    } | changes
 
 
 def stored(store: PredictionStore, count: int, timeout: float = 20) -> set[str]:
@@ -85,7 +88,7 @@ def test_records_wait_in_the_spool_while_the_store_is_away_and_close_keeps_them(
 
 def test_an_outcome_that_contradicts_the_stored_one_is_kept_and_flagged(tmp_path):
     store = sqlite_store(tmp_path)
-    key = "UA|1545|EWR|2013-01-31T22:00:00+00:00"
+    key = KEY
     assert store.write_outcomes([{"flight_key": key, "value": 22.0}]).new == [key]
     again = store.write_outcomes([{"flight_key": key, "value": 22.0}, {"flight_key": "other", "value": None}])
     assert again.new == ["other"] and again.disputed == []
@@ -94,3 +97,30 @@ def test_an_outcome_that_contradicts_the_stored_one_is_kept_and_flagged(tmp_path
     store.write_predictions([record("a")])
     (joined,) = store.joined()
     assert joined["value"] == 22.0 and joined["disputed"] is True
+
+
+def test_the_window_reader_joins_only_outcomes_known_by_as_of(tmp_path):
+    store = sqlite_store(tmp_path)
+    other = "AA|1|JFK|2013-02-01T10:00:00+00:00"
+    store.write_predictions(
+        [
+            record("a"),
+            record("b", role="canary", model_version="0002"),
+            record("c", flight_key=other, departs_at=datetime(2013, 2, 1, 10, tzinfo=UTC)),
+            record("d", departs_at=datetime(2013, 2, 3, tzinfo=UTC)),  # outside the window
+        ]
+    )
+    store.write_outcomes([{"flight_key": KEY, "value": 40.0, "known_at": datetime(2013, 2, 1, 1, tzinfo=UTC)}])
+    store.write_outcomes([{"flight_key": other, "value": None}])  # cancelled: known when received (now)
+    start, end = datetime(2013, 1, 31, tzinfo=UTC), datetime(2013, 2, 2, tzinfo=UTC)
+
+    window = store.window(start, end, as_of=datetime(2013, 2, 1, 2, tzinfo=UTC))
+    assert list(window["answer_id"]) == ["a", "b", "c"]
+    assert window.set_index("answer_id")["labelled"].to_dict() == {"a": True, "b": True, "c": False}
+    assert window.loc[window["answer_id"] == "a", "outcome"].item() == 40.0
+    early = store.window(start, end, as_of=datetime(2013, 2, 1, tzinfo=UTC))
+    assert not early["labelled"].any() and early["outcome"].isna().all()  # not known yet: unknown, not negative
+    assert list(store.window(start, end, roles=["canary"])["answer_id"]) == ["b"]
+    assert list(store.window(start, end, version="0001")["answer_id"]) == ["a", "c"]
+    everything = store.window(start, end)
+    assert everything["labelled"].all() and everything.loc[everything["answer_id"] == "c", "outcome"].isna().all()
