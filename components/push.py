@@ -1,7 +1,7 @@
 """The push component: `loopline.steps.push.push` into the model registry."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Metrics, Model, Output
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
 
 from loopline.components.image import IMAGE
 
@@ -10,6 +10,7 @@ from loopline.components.image import IMAGE
 def push_component(
     config: str,
     model: Input[Model],
+    train_examples: Input[Dataset],
     registry: str,
     blessed: bool,
     metrics: Input[Metrics],
@@ -18,22 +19,27 @@ def push_component(
     end: str,
     receipt: Output[Artifact],
 ) -> str:
-    """Copy the blessed model into the registry and make it production, if production is still
-    the version evaluate judged it against. Returns the new version, or "" when production moved
-    meanwhile (the run ends cleanly, not pushed); `receipt` says which, in its metadata."""
+    """Copy the blessed model into the registry, with a sample of the model inputs it trained on,
+    and make it production, if production is still the version evaluate judged it against.
+    Returns the new version, or "" when production moved meanwhile (the run ends cleanly, not
+    pushed); `receipt` says which, in its metadata."""
     from pathlib import Path
+
+    import pandas as pd
 
     from loopline.config import load_config
     from loopline.errors import reported
     from loopline.registry import PointerMoved
-    from loopline.steps.push import push
+    from loopline.steps.push import push, reference_sample
 
     judged = dict(metrics.metadata)
     baseline = f"{int(judged['production_version']):04d}" if "production_version" in judged else None
     metadata = {"metrics": judged, "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
     with reported():
+        spec = load_config(config)
+        reference = reference_sample(pd.read_parquet(train_examples.path), spec)
         try:
-            pushed = push(registry, load_config(config).name, model.path, blessed, metadata, baseline)
+            pushed = push(registry, spec.name, model.path, blessed, metadata, baseline, reference)
             version, message = pushed.version, f"{pushed.model} version {pushed.version} is in production"
         except PointerMoved as moved:
             version, message = "", f"not pushed: {moved}"

@@ -177,6 +177,135 @@ def cmd_ground_truth(args) -> int:
     return 0
 
 
+def local_day(value: str, what: str, zone: str):
+    """An ISO date (strictly YYYY-MM-DD) as the midnight that starts it in `zone`."""
+    import datetime
+
+    import pandas as pd
+
+    try:
+        day = datetime.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise LooplineError(f"{what} {value!r} is not an ISO date like 2013-01-31")
+    return pd.Timestamp(day).tz_localize(zone)
+
+
+def cmd_monitor(args) -> int:
+    from loopline import home
+    from loopline.config import load_config
+    from loopline.errors import BadRequest
+    from loopline.events import parse_time
+    from loopline.monitoring.monitor import monitor
+    from loopline.predictions.store import PredictionStore
+
+    config = load_config(args.config)
+    start, end = (local_day(v, f"--{n}", config.source.timezone) for v, n in ((args.start, "start"), (args.end, "end")))
+    if end <= start:
+        raise LooplineError(f"--end {args.end} must be after --start {args.start}")
+    try:
+        as_of = parse_time(args.as_of, config, "--as-of") if args.as_of else end
+    except BadRequest as error:
+        raise LooplineError(str(error)) from None
+    report = args.report or home.monitoring_dir() / "reports" / f"{args.start}_{args.end}.html"
+    store = PredictionStore(args.store_url or home.store_url())
+    store.migrate()  # a store no server has written yet is empty, not an error
+    result = monitor(config, store, args.registry, start, end, as_of, report, home.monitoring_dir() / "workspace")
+    judged = _judge(args, config, store, result) if args.judge else None
+    if args.json:
+        print(json.dumps(result.as_dict() | ({"canary": judged} if args.judge else {})))
+        return 0
+    print(f"departures {result.start} to {result.end}, outcomes known by {result.as_of}")
+    for g in result.groups:
+        quality = (
+            "no outcomes known yet: quality not measured"
+            if not g.labelled
+            else (f"auc {g.auc:.4f}  log loss {g.log_loss:.4f}" if g.auc is not None else "one class only: no AUC")
+        )
+        drift = "no reference sample" if g.drift_share is None else f"drift share {g.drift_share:.2f}"
+        counts = f"{g.predictions:>7,} flights  {g.coverage:6.1%} labelled"
+        print(f"  {g.role:<10} {g.version}  {counts}  {quality}  {drift}")
+    print(f"report          {result.report}")
+    if args.judge and judged is None:
+        print("canary          none to judge")
+    elif judged:
+        found = judged["verdict"]
+        arms = f"{found['n_canary']:,} and {found['n_production']:,} labelled flights"
+        kind = "paired" if found["paired"] else "unpaired"
+        print(f"canary          {judged['version']}: {found['decision']} ({found['reason']}; {arms}, {kind})")
+        if judged["decision"]:
+            print(f"                recorded: {judged['decision']['action']} at {judged['decision']['at']}")
+    return 0
+
+
+def _judge(args, config, store, result) -> dict | None:
+    """The canary's verdict on the monitored window, carried out (promote or roll back)."""
+    import pandas as pd
+
+    from loopline.monitoring.canary import carry_out, verdict
+
+    start, end, as_of = (pd.Timestamp(t) for t in (result.start, result.end, result.as_of))
+    judged = verdict(config, store, args.registry, start, end, as_of)
+    if judged is None:
+        return None
+    version, found = judged
+    window = {"start": result.start, "end": result.end, "as_of": result.as_of}
+    return {
+        "version": version,
+        "verdict": found.as_dict(),
+        "decision": carry_out(version, found, config, args.registry, window),
+    }
+
+
+def cmd_promote(args) -> int:
+    from loopline import registry
+    from loopline.config import load_config
+
+    decided = registry.promote(args.registry, load_config(args.config).name, args.version)
+    print(f"version {decided['version']} is in production (was {decided['production_before'] or 'none'})")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from loopline import registry
+    from loopline.config import load_config
+
+    decided = registry.roll_back(args.registry, load_config(args.config).name)
+    print(f"canary {decided['version']} rolled back; production stays {decided['production_before']}")
+    return 0
+
+
+def cmd_decisions(args) -> int:
+    from loopline import registry
+    from loopline.config import load_config
+
+    found = registry.decisions(args.registry, load_config(args.config).name)
+    for decision in found:
+        evidence = decision["evidence"]
+        why = evidence.get("reason", "by hand") if isinstance(evidence, dict) else evidence
+        print(
+            f"{decision['at']}  {decision['action']:<8} {decision['version']}  (production was "
+            f"{decision['production_before'] or 'none'})  {why}"
+        )
+    if not found:
+        print(f"no decisions yet in {args.registry}")
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    import shutil
+
+    from loopline import home
+
+    workspace = home.monitoring_dir() / "workspace"
+    if not workspace.exists():
+        raise LooplineError(f"no Evidently workspace at {workspace} yet: run `loopline monitor` first")
+    evidently = shutil.which("evidently", path=str(Path(sys.executable).parent)) or "evidently"
+    print(f"loopline: the Evidently dashboard on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    os.execv(evidently, [evidently, "ui", "--workspace", str(workspace), "--host", args.host, "--port", str(args.port)])
+
+
 def cmd_compile(args) -> int:
     from kfp import compiler
 
@@ -197,15 +326,16 @@ def cmd_models(args) -> int:
     from loopline.config import load_config
 
     name = load_config(args.config).name
-    production = registry.production(args.registry, name)
+    pointed = {pointer: registry.pointed(args.registry, name, pointer) for pointer in registry.POINTERS}
+    marks = {registry.PRODUCTION: "*", registry.CANARY: "c"}
     for version in registry.versions(args.registry, name):
         meta = registry.get(args.registry, name, version).metadata
-        mark = "*" if production and production.version == version else " "
+        mark = "".join(marks[p] for p, at in pointed.items() if at and at.version == version) or " "
         print(
-            f"{mark} {version}  auc={meta.get('metrics', {}).get('auc', float('nan')):.4f}  "
+            f"{mark:<2} {version}  auc={meta.get('metrics', {}).get('auc', float('nan')):.4f}  "
             f"window={meta.get('data_window')}  pushed={meta.get('pushed_at')}"
         )
-    if not production:
+    if not pointed[registry.PRODUCTION]:
         print(f"no model '{name}' in production in {args.registry}")
     return 0
 
@@ -295,13 +425,42 @@ def parser() -> argparse.ArgumentParser:
     truth.add_argument("--config", default="flights")
     truth.set_defaults(func=cmd_ground_truth)
 
+    watch = sub.add_parser("monitor", help="judge a window of served predictions with Evidently (drift, quality)")
+    watch.add_argument("--start", required=True, help="first day of scheduled departures (the config's time zone)")
+    watch.add_argument("--end", required=True, help="the day after the last")
+    watch.add_argument("--as-of", help="count the outcomes known by this time (ISO 8601; default: --end)")
+    watch.add_argument("--store-url", default=os.environ.get("LOOPLINE_STORE_URL", ""), help="as for serve")
+    watch.add_argument("--registry", default=str(home.registry_dir()))
+    watch.add_argument("--config", default="flights")
+    watch.add_argument("--report", type=Path, help="the HTML report (default under LOOPLINE_HOME/monitoring)")
+    watch.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    watch.add_argument("--judge", action="store_true", help="judge the canary too: promote or roll back")
+    watch.set_defaults(func=cmd_monitor)
+
+    for name, func, text in (
+        ("promote", cmd_promote, "make VERSION (default: the canary) production; recorded in the decisions log"),
+        ("rollback", cmd_rollback, "clear the canary (its version stays); recorded in the decisions log"),
+        ("decisions", cmd_decisions, "every promotion and rollback, with its evidence"),
+    ):
+        command = sub.add_parser(name, help=text)
+        if name == "promote":
+            command.add_argument("version", nargs="?", help="a registry version (default: the canary)")
+        command.add_argument("--registry", default=str(home.registry_dir()))
+        command.add_argument("--config", default="flights")
+        command.set_defaults(func=func)
+
+    board = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace (loopback)")
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=8000)
+    board.set_defaults(func=cmd_dashboard)
+
     comp = sub.add_parser("compile", help="write the pipelines' YAML for the Kubeflow dashboard")
     comp.add_argument(
         "--output", type=Path, default=_pipelines_folder(), help="folder for training.yaml and features.yaml"
     )
     comp.set_defaults(func=cmd_compile)
 
-    models = sub.add_parser("models", help="list the registry's versions; * marks production")
+    models = sub.add_parser("models", help="list the registry's versions; * marks production, c the canary")
     models.add_argument("--registry", default=str(home.registry_dir()))
     models.add_argument("--config", default="flights")
     models.set_defaults(func=cmd_models)

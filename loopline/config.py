@@ -187,6 +187,23 @@ class Serving(_Strict):
     stale_after_hours: float = Field(default=2.0, gt=0)
 
 
+class Judge(_Strict):
+    """How a canary is judged against production on live outcomes (loopline.monitoring.judge):
+    promoted when the one-sided `confidence` lower bound of its AUC minus production's is above
+    -`margin`, rolled back when the upper bound is below it, else judged again, for at most
+    `max_wait_days`, then rolled back. Nothing is decided below `min_outcomes` labelled flights
+    in each arm."""
+
+    min_outcomes: int = Field(default=3000, gt=0)
+    margin: float = Field(default=0.01, ge=0, lt=0.5)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    max_wait_days: float = Field(default=7.0, gt=0)
+
+
+class Monitoring(_Strict):
+    judge: Judge = Judge()
+
+
 class Config(_Strict):
     name: str
     source: Source
@@ -198,6 +215,7 @@ class Config(_Strict):
     validation: Validation
     evaluation: Evaluation
     serving: Serving = Serving()
+    monitoring: Monitoring = Monitoring()
 
     @property
     def raw_columns(self) -> dict[str, ColumnKind]:

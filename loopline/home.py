@@ -1,8 +1,9 @@
 """Local state under LOOPLINE_HOME (default ~/.loopline), one place for the command, the kfp.local
 runner and the server: `data/` (source tables), `runs/<run id>/` (each run's pipeline root),
 `registry/` (models and their pointers), `predictions.db` (the prediction store), `spool/` (what
-the store could not take yet), `serve-token` (the write endpoints' credential). The Feast
-repository is ./feature_repo unless LOOPLINE_FEATURE_REPO names another."""
+the store could not take yet), `serve-token` (the write endpoints' credential), `monitoring/`
+(the Evidently workspace and the reports). The Feast repository is ./feature_repo unless
+LOOPLINE_FEATURE_REPO names another."""
 
 import os
 import secrets
@@ -39,6 +40,11 @@ def registry_dir() -> Path:
 
 def spool_dir() -> Path:
     return home() / "spool"
+
+
+def monitoring_dir() -> Path:
+    """The Evidently workspace, and each monitoring run's HTML report."""
+    return home() / "monitoring"
 
 
 def token_file() -> Path:

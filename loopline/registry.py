@@ -2,9 +2,11 @@
 
     <registry>/<model>/versions/0001/claim.json     the number, taken by an exclusive create
     <registry>/<model>/versions/0001/model/...      the exported SavedModel
+    <registry>/<model>/versions/0001/reference.parquet  a sample of the model inputs it trained on
     <registry>/<model>/versions/0001/version.json   metadata, written last: marks the copy complete
     <registry>/<model>/production.json              the production pointer
     <registry>/<model>/canary.json                  the canary pointer: a contender on live traffic
+    <registry>/<model>/decisions/<at>-<action>-<version>.json   each promotion and rollback, with its evidence
 
 Safe under concurrency: a version number is claimed by creating its claim exclusively (O_EXCL
 locally, generation 0 as a GCS precondition), so racing pushes get distinct numbers. A pointer
@@ -30,6 +32,7 @@ CANARY = "canary"
 POINTERS = (PRODUCTION, CANARY)
 POINTER = f"{PRODUCTION}.json"
 MARKER = "version.json"
+REFERENCE = "reference.parquet"
 CLAIM = "claim.json"
 
 
@@ -106,6 +109,65 @@ def versions(registry: str, model: str) -> list[str]:
     return [v for v in storage.list_dir(root) if storage.exists(storage.join(root, v, MARKER))]
 
 
+def moved_at(registry: str, model: str, pointer: str) -> datetime | None:
+    """When `pointer` last moved, or None when it was never set."""
+    text, _ = _read_pointer(registry, model, pointer)
+    return datetime.fromisoformat(json.loads(text)["moved_at"]) if text else None
+
+
+def promote(registry: str, model: str, version: str | None = None, evidence: dict | None = None) -> dict:
+    """Make `version` (default: the canary) production, by compare-and-swap from the production
+    seen, and clear the canary if it named it; the decision is recorded with its `evidence`."""
+    before = production(registry, model)
+    canary = pointed(registry, model, CANARY)
+    version = version or (canary and canary.version)
+    if version is None:
+        raise RegistryError(f"model {model} has no canary to promote in {registry}: name a version")
+    if before and before.version == version:
+        raise RegistryError(f"version {version} is already in production")
+    move(registry, model, PRODUCTION, before and before.version, version)
+    if canary and canary.version == version:
+        clear(registry, model, CANARY, version)
+    return _decide(registry, model, "promote", version, before and before.version, evidence)
+
+
+def roll_back(registry: str, model: str, version: str | None = None, evidence: dict | None = None) -> dict:
+    """Clear the canary if it still names `version` (default: whichever it names); the version
+    stays in the registry, and the decision is recorded."""
+    canary = pointed(registry, model, CANARY)
+    if canary is None:
+        raise RegistryError(f"model {model} has no canary to roll back in {registry}")
+    clear(registry, model, CANARY, version or canary.version)
+    current = production(registry, model)
+    return _decide(registry, model, "rollback", version or canary.version, current and current.version, evidence)
+
+
+def _decide(registry: str, model: str, action: str, version: str, production_version: str | None, evidence) -> dict:
+    at = datetime.now(UTC)
+    decision = {
+        "at": at.isoformat(timespec="seconds"),
+        "action": action,
+        "version": version,
+        "production_before": production_version,
+        "evidence": evidence or {"by": "hand"},
+    }
+    name = f"{at:%Y%m%dT%H%M%S%f}-{action}-{version}.json"
+    storage.create_exclusive(storage.join(_model_root(registry, model), "decisions", name), json.dumps(decision))
+    return decision
+
+
+def decisions(registry: str, model: str) -> list[dict]:
+    """Every promotion and rollback, oldest first."""
+    root = storage.join(_model_root(registry, model), "decisions")
+    return [json.loads(storage.read_text(storage.join(root, name))) for name in sorted(storage.list_dir(root))]
+
+
+def reference(registry: str, model: str, version: str):
+    """The sample of model inputs `version` trained on (a DataFrame), or None if it has none."""
+    uri = storage.join(_model_root(registry, model), "versions", version, REFERENCE)
+    return storage.read_frame(uri) if storage.exists(uri) else None
+
+
 def _claim_version(registry: str, model: str, claimed_at: str) -> str:
     """A new version number, taken atomically: the lowest above every number seen whose claim
     this process creates first."""
@@ -139,16 +201,25 @@ def clear(registry: str, model: str, pointer: str, expected: str | None) -> None
 
 
 def push(
-    registry: str, model: str, model_dir: str, metadata: dict, expected: str | None, pointer: str = PRODUCTION
+    registry: str,
+    model: str,
+    model_dir: str,
+    metadata: dict,
+    expected: str | None,
+    pointer: str = PRODUCTION,
+    reference=None,
 ) -> ModelVersion:
-    """Copy `model_dir` in as a new version and point `pointer` (production, or canary for a
-    contender to be judged on live traffic) at it if that pointer still names `expected` (None
-    for none). If it moved, PointerMoved: the new version stays in the registry, not pointed at."""
+    """Copy `model_dir` in as a new version (with `reference`, a DataFrame of the model inputs it
+    trained on, when given) and point `pointer` (production, or canary for a contender to be
+    judged on live traffic) at it if that pointer still names `expected` (None for none). If it
+    moved, PointerMoved: the new version stays in the registry, not pointed at."""
     pushed_at = datetime.now(UTC).isoformat(timespec="seconds")
     version = _claim_version(registry, model, pushed_at)
     root = storage.join(_model_root(registry, model), "versions", version)
     metadata = {**metadata, "version": version, "pushed_at": pushed_at}
     storage.upload_dir(model_dir, storage.join(root, "model"))
+    if reference is not None:
+        storage.write_frame(reference, storage.join(root, REFERENCE))
     storage.write_text(storage.join(root, MARKER), json.dumps(metadata, indent=1, sort_keys=True))
     try:
         move(registry, model, pointer, expected, version)

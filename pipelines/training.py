@@ -66,6 +66,7 @@ def training_pipeline(
         push_component(
             config=config,
             model=trained.outputs["model"],
+            train_examples=examples.outputs["train_examples"],
             registry=registry,
             blessed=evaluation.outputs["Output"],
             metrics=evaluation.outputs["metrics"],

@@ -232,8 +232,13 @@ def serve(options: ServeOptions) -> None:
     follow(served, options.poll_seconds)
     name = served.models[0].name
     if served.predictor is not None:
-        production = served.predictor.models.loaded["production"]
-        answering = f"version {production.version}"
+        loaded = served.predictor.models.loaded
+        answering = f"version {loaded['production'].version}"
+        if loaded["canary"] is not None:
+            answering += f", canary {loaded['canary'].version}" + (" in the shadow" if options.shadow else "")
+        elif options.shadow or options.canary_percent:
+            mode = "--shadow" if options.shadow else f"--canary-percent {options.canary_percent:g}"
+            print(f"loopline: {mode} has no canary to route to yet: production answers all", file=sys.stderr)
     else:
         answering = f"through the predictor at {options.predictor_host}"
     print(

@@ -18,6 +18,7 @@ from loopline.components.push import push_component
 from loopline.components.train import train_component
 from loopline.components.transform import transform_component
 from loopline.components.validate import validate_component
+from loopline.config import load_config
 from loopline.features.store import copy_repo
 from tests.conftest import REPO
 
@@ -156,7 +157,11 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
 
     push_root = tmp_path / "push_runs"
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(push_root))
-    inputs = {"model": (trained_model, dsl.Model), "metrics": (str(task / "metrics"), dsl.Metrics)}
+    inputs = {
+        "model": (trained_model, dsl.Model),
+        "train_examples": (example_splits[0], dsl.Dataset),
+        "metrics": (str(task / "metrics"), dsl.Metrics),
+    }
     pushed, error = run_alone(
         push_root,
         push_component,
@@ -171,3 +176,6 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
     assert not error
     assert executor_output(pushed)["parameterValues"]["Output"] == "0001"
     assert registry.production(models, "flights").version == "0001"
+    reference = registry.reference(models, "flights", "0001")  # what drift is measured against
+    assert set(reference.columns) == set(load_config(small_config_session).feature_names)
+    assert len(reference) == len(pd.read_parquet(example_splits[0]))  # under 20,000 rows: all of them

@@ -152,6 +152,7 @@ def test_models_follow_the_registry_canary_and_a_broken_push(served_repo, fresh_
     process, port, log = start(tmp_path, fresh_registry, served_repo, "--canary-percent", "50")
     try:
         server = Served(fresh_registry, port, process, log)
+        assert "--canary-percent 50 has no canary to route to yet" in log.read_text()
         second = registry.push(fresh_registry, "flights", trained_model, {}, "0001")
         server.wait_for_version(FLIGHT, second.version)
         # a canary: half the request ids go to it, each id always to the same model

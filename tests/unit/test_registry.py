@@ -129,6 +129,42 @@ def test_a_canary_is_pushed_promoted_and_rolled_back_by_the_same_moves(reg, tmp_
         registry.move(reg, "flights", "staging", None, "0001")
 
 
+def test_promote_and_roll_back_move_the_pointers_and_record_each_decision_once(reg, tmp_path):
+    push(reg, "flights", model_dir(tmp_path, "one"), True, {}, None)
+    with pytest.raises(RegistryError, match="no canary to promote"):
+        registry.promote(reg, "flights")
+    registry.push(reg, "flights", model_dir(tmp_path, "two"), {}, None, registry.CANARY)
+    promoted = registry.promote(reg, "flights", evidence={"reason": "better"})
+    assert promoted["version"] == "0002" and promoted["production_before"] == "0001"
+    assert registry.production(reg, "flights").version == "0002"
+    assert registry.pointed(reg, "flights", registry.CANARY) is None
+    registry.push(reg, "flights", model_dir(tmp_path, "three"), {}, None, registry.CANARY)
+    with pytest.raises(registry.PointerMoved):
+        registry.roll_back(reg, "flights", "0002")  # judged on another canary: nothing moves
+    registry.roll_back(reg, "flights", "0003")
+    with pytest.raises(RegistryError, match="no canary to roll back"):
+        registry.roll_back(reg, "flights")
+    registry.promote(reg, "flights", "0001")  # by hand, back to an older version
+    decisions = registry.decisions(reg, "flights")
+    assert [(d["action"], d["version"], d["production_before"]) for d in decisions] == [
+        ("promote", "0002", "0001"),
+        ("rollback", "0003", "0002"),
+        ("promote", "0001", "0002"),
+    ]
+    assert decisions[0]["evidence"] == {"reason": "better"} and decisions[2]["evidence"] == {"by": "hand"}
+
+
+def test_models_marks_production_and_the_canary(tmp_path, capsys):
+    from loopline.cli import main
+
+    reg = str(tmp_path / "registry")
+    push(reg, "flights", model_dir(tmp_path, "one"), True, {}, None)
+    registry.push(reg, "flights", model_dir(tmp_path, "two"), {}, None, registry.CANARY)
+    assert main(["models", "--registry", reg]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:7] for line in lines] == ["*  0001", "c  0002"]
+
+
 def _racing_push(args: tuple[str, str, str]) -> str:
     """One process's push, against no production; the version it pushed or why it was refused."""
     reg, folder, emulator = args

@@ -1,0 +1,55 @@
+"""The canary on live traffic: its evidence from the prediction store, the judge's verdict, and
+the registry move that carries it out (recorded in the registry's decisions log)."""
+
+import pandas as pd
+
+from loopline import registry
+from loopline.config import Config
+from loopline.monitoring.judge import PROMOTE, ROLLBACK, Verdict, judge
+from loopline.monitoring.monitor import labels
+from loopline.predictions.store import PredictionStore
+
+SHADOW = "shadow"
+
+
+def verdict(
+    config: Config, store: PredictionStore, registry_uri: str, start: pd.Timestamp, end: pd.Timestamp, as_of
+) -> tuple[str, Verdict] | None:
+    """The canary's version and the judge's verdict on it over the departures of [start, end),
+    on the outcomes known by `as_of`; None when there is no canary. Paired when the canary
+    scored production's flights in the shadow, else its own split against production's. It has
+    waited since the first departure it scored."""
+    canary = registry.pointed(registry_uri, config.name, registry.CANARY)
+    production = registry.production(registry_uri, config.name)
+    if canary is None or production is None:
+        return None
+    window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+    ours = window[window["model_version"] == canary.version]
+    waited = (as_of - ours["departs_at"].min()).total_seconds() / 86400 if len(ours) else 0.0
+    labelled = window[window["labelled"]].assign(late=lambda w: labels(w, config)).dropna(subset=["late"])
+
+    def arm(role: str, version: str) -> pd.DataFrame:
+        return labelled[(labelled["role"] == role) & (labelled["model_version"] == version)]
+
+    shadow = arm(SHADOW, canary.version)
+    if len(shadow):
+        pairs = arm(registry.PRODUCTION, production.version).merge(
+            shadow, on=["answer_id", "position"], suffixes=("", "_canary")
+        )
+        late = pairs["late"].to_numpy()
+        arms = (pairs["score_canary"].to_numpy(), late), (pairs["score"].to_numpy(), late)
+        return canary.version, judge(config.monitoring.judge, *arms, paired=True, waited_days=waited)
+    mine, theirs = arm(registry.CANARY, canary.version), arm(registry.PRODUCTION, production.version)
+    arms = (mine["score"].to_numpy(), mine["late"].to_numpy()), (theirs["score"].to_numpy(), theirs["late"].to_numpy())
+    return canary.version, judge(config.monitoring.judge, *arms, paired=False, waited_days=waited)
+
+
+def carry_out(version: str, found: Verdict, config: Config, registry_uri: str, window: dict) -> dict | None:
+    """Promote or roll back canary `version` as `found` says (a wait does nothing), by
+    compare-and-swap from the pointers judged; the recorded decision."""
+    evidence = found.as_dict() | {"window": window}
+    if found.decision == PROMOTE:
+        return registry.promote(registry_uri, config.name, version, evidence)
+    if found.decision == ROLLBACK:
+        return registry.roll_back(registry_uri, config.name, version, evidence)
+    return None

@@ -1,0 +1,173 @@
+"""Monitor: the predictions served for a window of scheduled departures, per model version and
+role, judged with Evidently against what was known by `as_of`.
+
+Drift (DataDriftPreset) compares the model inputs served with the sample of inputs that version
+trained on (its registry reference). Quality (ClassificationPreset) is measured only on the
+predictions whose outcome had become known by `as_of`: a missing outcome is unknown, never a
+negative, and the labelled share (coverage) is reported beside it. Each retried answer for a
+flight counts once (its first).
+"""
+
+import html
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from loopline import registry
+from loopline.config import Config
+from loopline.errors import LooplineError
+from loopline.model_io import families
+from loopline.predictions.store import PredictionStore
+
+TARGET, SCORE = "late", "score"
+
+
+@dataclass
+class Group:
+    """One model version in one role (production, canary, shadow) over the window."""
+
+    role: str
+    version: str
+    predictions: int
+    labelled: int
+    coverage: float  # labelled share
+    auc: float | None = None  # None: fewer than two classes among the labelled
+    log_loss: float | None = None
+    accuracy: float | None = None
+    drift_share: float | None = None  # None: the version has no reference sample
+    drifted_columns: int | None = None
+    evaluation_auc: float | None = None  # what the version scored when it was evaluated
+
+
+@dataclass
+class Monitoring:
+    start: str
+    end: str
+    as_of: str
+    groups: list[Group] = field(default_factory=list)
+    report: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def labels(window: pd.DataFrame, config: Config) -> pd.Series:
+    """The label of each labelled prediction: late by the threshold; an outcome that never came
+    (a cancelled flight) as `label.missing` says (positive, or dropped: NaN)."""
+    late = (window["outcome"] >= config.label.threshold).astype("float64")
+    never = window["outcome"].isna()
+    return late.where(~never, 1.0 if config.label.missing == "positive" else math.nan)
+
+
+def monitor(
+    config: Config,
+    store: PredictionStore,
+    registry_uri: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    as_of: pd.Timestamp,
+    report: str | Path,
+    workspace: str | Path | None = None,
+) -> Monitoring:
+    """Judge the window [start, end) as of `as_of`; write the HTML `report` and, with a
+    `workspace`, one Evidently snapshot per group, backdated to the window's end."""
+    window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+    if window.empty:
+        raise LooplineError(f"no predictions for departures from {start.isoformat()} to {end.isoformat()}")
+    window = window.drop_duplicates(["role", "model_version", "flight_key"])
+    result = Monitoring(start.isoformat(), end.isoformat(), as_of.isoformat())
+    sections = []
+    for (role, version), served in window.groupby(["role", "model_version"], sort=True):
+        group, snapshots = _judge(config, registry_uri, role, version, served, end)
+        result.groups.append(group)
+        sections.append((group, snapshots))
+        if workspace is not None:
+            from loopline.monitoring.workspace import save_snapshots
+
+            save_snapshots(workspace, config.name, snapshots)
+    Path(report).parent.mkdir(parents=True, exist_ok=True)
+    Path(report).write_text(_html(result, sections))
+    result.report = str(report)
+    return result
+
+
+def _judge(config: Config, registry_uri: str, role: str, version: str, served: pd.DataFrame, end: pd.Timestamp):
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.presets import ClassificationPreset, DataDriftPreset
+
+    labelled = served[served["labelled"]].assign(**{TARGET: labels(served[served["labelled"]], config)})
+    labelled = labelled.dropna(subset=[TARGET])
+    group = Group(role, version, len(served), len(labelled), len(labelled) / len(served))
+    try:
+        group.evaluation_auc = registry.get(registry_uri, config.name, version).metadata.get("metrics", {}).get("auc")
+    except LooplineError:  # a version from another registry: judged all the same
+        pass
+    tags = [role, f"version:{version}"]
+    snapshots = []
+    reference = registry.reference(registry_uri, config.name, version)
+    if reference is not None:
+        kinds = families(config)
+        columns = [c for names in kinds.values() for c in names]
+        inputs = pd.DataFrame(served["inputs"].tolist())[columns]
+        definition = DataDefinition(
+            numerical_columns=[*kinds["numeric"], *kinds["time"]], categorical_columns=kinds["categorical"]
+        )
+        current, ref = (Dataset.from_pandas(f, data_definition=definition) for f in (inputs, reference[columns]))
+        snapshot = Report([DataDriftPreset()]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
+        share, count = _drift(snapshot.dict())
+        group.drift_share, group.drifted_columns = share, count
+        snapshots.append(("drift", snapshot))
+    if labelled[TARGET].nunique() == 2:
+        frame = pd.DataFrame({TARGET: labelled[TARGET].astype(int).to_numpy(), SCORE: labelled["score"].to_numpy()})
+        definition = DataDefinition(classification=[BinaryClassification(target=TARGET, prediction_probas=SCORE)])
+        dataset = Dataset.from_pandas(frame, data_definition=definition)
+        snapshot = Report([ClassificationPreset()]).run(dataset, None, timestamp=end.to_pydatetime(), tags=tags)
+        values = _values(snapshot.dict())
+        group.auc, group.log_loss, group.accuracy = values.get("RocAuc"), values.get("LogLoss"), values.get("Accuracy")
+        snapshots.append(("quality", snapshot))
+    return group, snapshots
+
+
+def _values(snapshot: dict) -> dict[str, float]:
+    """Each scalar metric of a snapshot by its type's name (RocAuc, LogLoss, Accuracy, ...)."""
+    out = {}
+    for metric in snapshot["metrics"]:
+        name = metric["config"]["type"].rsplit(":", 1)[-1]
+        if isinstance(metric["value"], int | float):
+            out.setdefault(name, float(metric["value"]))
+    return out
+
+
+def _drift(snapshot: dict) -> tuple[float, int]:
+    for metric in snapshot["metrics"]:
+        if metric["config"]["type"].endswith(":DriftedColumnsCount"):
+            return float(metric["value"]["share"]), int(metric["value"]["count"])
+    raise LooplineError("Evidently's drift report has no DriftedColumnsCount")
+
+
+def _html(result: Monitoring, sections: list) -> str:
+    """One page: the figures per group, then each Evidently report in a frame of its own."""
+
+    def cell(value) -> str:
+        return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
+
+    names = ["role", "version", "predictions", "labelled", "coverage", "auc", "log_loss", "drift_share"]
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{cell(getattr(group, n))}</td>" for n in names) + "</tr>" for group, _ in sections
+    )
+    frame = '<iframe style="width:100%;height:900px;border:0" srcdoc="{}"></iframe>'
+    frames = "".join(
+        f"<h2>{html.escape(group.role)} {html.escape(group.version)}: {kind}</h2>"
+        + frame.format(html.escape(snapshot.get_html_str(as_iframe=False)))
+        for group, snapshots in sections
+        for kind, snapshot in snapshots
+    )
+    title = f"loopline monitoring: departures {result.start} to {result.end}, outcomes known by {result.as_of}"
+    header = "".join(f"<th>{n}</th>" for n in names)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><table border='1' cellpadding='4'><tr>{header}</tr>{rows}</table>"
+        f"{frames}</body></html>"
+    )
