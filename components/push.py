@@ -18,11 +18,13 @@ def push_component(
     start: str,
     end: str,
     receipt: Output[Artifact],
+    push_to: str = "production",
 ) -> str:
     """Copy the blessed model into the registry, with a sample of the model inputs it trained on,
-    and make it production, if production is still the version evaluate judged it against.
-    Returns the new version, or "" when production moved meanwhile (the run ends cleanly, not
-    pushed); `receipt` says which, in its metadata."""
+    and make it production, if production is still the version evaluate judged it against, or
+    (`push_to` canary or shadow) the canary, to be judged on live outcomes. Returns the new
+    version, or "" when the pointer moved meanwhile (the run ends cleanly, not pushed);
+    `receipt` says which, in its metadata."""
     from pathlib import Path
 
     import pandas as pd
@@ -39,8 +41,9 @@ def push_component(
         spec = load_config(config)
         reference = reference_sample(pd.read_parquet(train_examples.path), spec)
         try:
-            pushed = push(registry, spec.name, model.path, blessed, metadata, baseline, reference)
-            version, message = pushed.version, f"{pushed.model} version {pushed.version} is in production"
+            pushed = push(registry, spec.name, model.path, blessed, metadata, baseline, reference, push_to)
+            where = "in production" if push_to == "production" else "the canary"
+            version, message = pushed.version, f"{pushed.model} version {pushed.version} is {where}"
         except PointerMoved as moved:
             version, message = "", f"not pushed: {moved}"
     print(f"push: {message}")

@@ -54,6 +54,7 @@ def cmd_train(args) -> int:
         args.config,
         args.registry,
         args.feature_repo,
+        args.push_to,
         **hyperparameters,
     )
     return _report(args, run, _describe)
@@ -177,42 +178,19 @@ def cmd_ground_truth(args) -> int:
     return 0
 
 
-def local_day(value: str, what: str, zone: str):
-    """An ISO date (strictly YYYY-MM-DD) as the midnight that starts it in `zone`."""
-    import datetime
-
-    import pandas as pd
-
-    try:
-        day = datetime.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise LooplineError(f"{what} {value!r} is not an ISO date like 2013-01-31")
-    return pd.Timestamp(day).tz_localize(zone)
-
-
 def cmd_monitor(args) -> int:
     from loopline import home
     from loopline.config import load_config
-    from loopline.errors import BadRequest
-    from loopline.events import parse_time
-    from loopline.monitoring.monitor import monitor
+    from loopline.monitoring.canary import judge_window
+    from loopline.monitoring.monitor import monitor_window
     from loopline.predictions.store import PredictionStore
 
     config = load_config(args.config)
-    start, end = (local_day(v, f"--{n}", config.source.timezone) for v, n in ((args.start, "start"), (args.end, "end")))
-    if end <= start:
-        raise LooplineError(f"--end {args.end} must be after --start {args.start}")
-    try:
-        as_of = parse_time(args.as_of, config, "--as-of") if args.as_of else end
-    except BadRequest as error:
-        raise LooplineError(str(error)) from None
-    report = args.report or home.monitoring_dir() / "reports" / f"{args.start}_{args.end}.html"
     store = PredictionStore(args.store_url or home.store_url())
-    store.migrate()  # a store no server has written yet is empty, not an error
-    result = monitor(config, store, args.registry, start, end, as_of, report, home.monitoring_dir() / "workspace")
-    judged = _judge(args, config, store, result) if args.judge else None
+    report = args.report or home.monitoring_dir() / "reports" / f"{args.start}_{args.end}.html"
+    workspace = home.monitoring_dir() / "workspace"
+    result = monitor_window(config, store, args.registry, args.start, args.end, args.as_of, report, workspace)
+    judged = judge_window(config, store, args.registry, result) if args.judge else None
     if args.json:
         print(json.dumps(result.as_dict() | ({"canary": judged} if args.judge else {})))
         return 0
@@ -237,25 +215,6 @@ def cmd_monitor(args) -> int:
         if judged["decision"]:
             print(f"                recorded: {judged['decision']['action']} at {judged['decision']['at']}")
     return 0
-
-
-def _judge(args, config, store, result) -> dict | None:
-    """The canary's verdict on the monitored window, carried out (promote or roll back)."""
-    import pandas as pd
-
-    from loopline.monitoring.canary import carry_out, verdict
-
-    start, end, as_of = (pd.Timestamp(t) for t in (result.start, result.end, result.as_of))
-    judged = verdict(config, store, args.registry, start, end, as_of)
-    if judged is None:
-        return None
-    version, found = judged
-    window = {"start": result.start, "end": result.end, "as_of": result.as_of}
-    return {
-        "version": version,
-        "verdict": found.as_dict(),
-        "decision": carry_out(version, found, config, args.registry, window),
-    }
 
 
 def cmd_promote(args) -> int:
@@ -310,10 +269,12 @@ def cmd_compile(args) -> int:
     from kfp import compiler
 
     from loopline.pipelines.features import features_pipeline
+    from loopline.pipelines.monitoring import monitoring_pipeline
     from loopline.pipelines.training import training_pipeline
 
     args.output.mkdir(parents=True, exist_ok=True)
-    for name, pipeline in (("training", training_pipeline), ("features", features_pipeline)):
+    pipelines = (("training", training_pipeline), ("features", features_pipeline), ("monitoring", monitoring_pipeline))
+    for name, pipeline in pipelines:
         path = args.output / f"{name}.yaml"
         compiler.Compiler().compile(pipeline, str(path))
         print(f"compiled {path}")
@@ -343,6 +304,7 @@ def cmd_models(args) -> int:
 def parser() -> argparse.ArgumentParser:
     from loopline import home
     from loopline.serving.server import ROLES
+    from loopline.steps.push import TARGETS
 
     top = argparse.ArgumentParser(prog="loopline", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -363,6 +325,12 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--hidden-units", type=int, nargs="+")
     train.add_argument("--ensemble", type=int, help="members averaged in the exported model")
+    train.add_argument(
+        "--push-to",
+        choices=sorted(TARGETS),
+        default="production",
+        help="where a blessed model goes: production, or the canary (judged on live outcomes first)",
+    )
     train.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     train.set_defaults(func=cmd_train)
 

@@ -5,7 +5,7 @@ A source is a folder (local or gs://) holding one file per table, `<table>.parqu
 """
 
 import tempfile
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -71,6 +71,17 @@ def parse_date(value: str, what: str) -> pd.Timestamp:
         return pd.Timestamp(value, tz="UTC")
     except ValueError:
         raise DataError(f"{what} {value!r} is not a date like 2013-01-01") from None
+
+
+def local_day(value: str, what: str, zone: str) -> pd.Timestamp:
+    """An ISO date, strictly YYYY-MM-DD, as the midnight that starts it in `zone`."""
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise DataError(f"{what} {value!r} is not an ISO date like 2013-01-31")
+    return pd.Timestamp(day).tz_localize(zone)
 
 
 EARLIEST, LATEST = pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")

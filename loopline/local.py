@@ -107,10 +107,12 @@ def run_training(
     config: str = "flights",
     registry_uri: str | None = None,
     feature_repo: str | None = None,
+    push_to: str = "production",
     **hyperparameters,
 ) -> RunSummary:
     """Check the inputs, then run the training pipeline through kfp.local; returns what happened,
-    failed or not. Bad input raises a LooplineError before any run starts."""
+    failed or not. Bad input raises a LooplineError before any run starts. `push_to` canary (or
+    shadow) makes a blessed contender the canary instead of production."""
     from loopline.pipelines.training import PIPELINE_NAME, training_pipeline
 
     ensure_source(source)
@@ -130,6 +132,7 @@ def run_training(
         registry=registry_uri,
         feature_repo=feature_repo,
         config=config,
+        push_to=push_to,
         **hyperparameters,
     )
     evaluation = _evaluation(run)

@@ -32,6 +32,7 @@ def training_pipeline(
     learning_rate: float = 0.002,
     hidden_units: list = [128, 64],  # noqa: B006 (a KFP parameter default, never mutated)
     ensemble: int = 3,
+    push_to: str = "production",
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
     loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
@@ -73,5 +74,6 @@ def training_pipeline(
             schema_hash=checked.outputs["Output"],
             start=start,
             end=end,
+            push_to=push_to,
         )
     return evaluation.outputs["Output"]

@@ -2,6 +2,7 @@
 emulator on loopback."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from loopline import registry
 from loopline.config import load_config
 from loopline.datasets import export_nycflights13
 from loopline.features.store import copy_repo
@@ -203,3 +205,20 @@ def trained_model(examples, tmp_path_factory) -> str:
     folder = str(tmp_path_factory.mktemp("model") / "model")
     train(examples[0], load_config("flights"), Hyperparameters(epochs=3), folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def served_repo(sqlite_repo, tmp_path_factory) -> Path:
+    """A copy of the loaded SQLite repository: outcomes the servers receive are pushed to its
+    online store, which the feature store's tests compare with Redis."""
+    folder, yaml = sqlite_repo
+    assert yaml.name == "feature_store.yaml"
+    return Path(shutil.copytree(folder, tmp_path_factory.mktemp("served_repo") / "repo"))
+
+
+@pytest.fixture
+def fresh_registry(tmp_path, trained_model):
+    """A registry of the test's own with version 0001 in production."""
+    registry_uri = str(tmp_path / "registry")
+    registry.push(registry_uri, "flights", trained_model, {}, None)
+    return registry_uri

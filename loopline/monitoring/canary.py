@@ -6,7 +6,7 @@ import pandas as pd
 from loopline import registry
 from loopline.config import Config
 from loopline.monitoring.judge import PROMOTE, ROLLBACK, Verdict, judge
-from loopline.monitoring.monitor import labels
+from loopline.monitoring.monitor import Monitoring, labels
 from loopline.predictions.store import PredictionStore
 
 SHADOW = "shadow"
@@ -53,3 +53,19 @@ def carry_out(version: str, found: Verdict, config: Config, registry_uri: str, w
     if found.decision == ROLLBACK:
         return registry.roll_back(registry_uri, config.name, version, evidence)
     return None
+
+
+def judge_window(config: Config, store: PredictionStore, registry_uri: str, monitored: Monitoring) -> dict | None:
+    """Judge the canary on a monitored window and carry the verdict out: its version, the verdict
+    and the recorded decision (None on a wait); None when there is no canary."""
+    start, end, as_of = (pd.Timestamp(t) for t in (monitored.start, monitored.end, monitored.as_of))
+    judged = verdict(config, store, registry_uri, start, end, as_of)
+    if judged is None:
+        return None
+    version, found = judged
+    window = {"start": monitored.start, "end": monitored.end, "as_of": monitored.as_of}
+    return {
+        "version": version,
+        "verdict": found.as_dict(),
+        "decision": carry_out(version, found, config, registry_uri, window),
+    }

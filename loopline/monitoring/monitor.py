@@ -17,7 +17,8 @@ import pandas as pd
 
 from loopline import registry
 from loopline.config import Config
-from loopline.errors import LooplineError
+from loopline.errors import BadRequest, LooplineError
+from loopline.events import local_day, parse_time
 from loopline.model_io import families
 from loopline.predictions.store import PredictionStore
 
@@ -59,6 +60,30 @@ def labels(window: pd.DataFrame, config: Config) -> pd.Series:
     late = (window["outcome"] >= config.label.threshold).astype("float64")
     never = window["outcome"].isna()
     return late.where(~never, 1.0 if config.label.missing == "positive" else math.nan)
+
+
+def monitor_window(
+    config: Config,
+    store: PredictionStore,
+    registry_uri: str,
+    start: str,
+    end: str,
+    as_of: str | None,
+    report: str | Path,
+    workspace: str | Path | None = None,
+) -> Monitoring:
+    """`monitor` on the days from ISO date `start` to `end` (the config's time zone), as of the
+    ISO 8601 time `as_of` (default: the end); bad input is a LooplineError naming it. A store no
+    server has written yet is made, empty."""
+    first, last = (local_day(v, f"--{n}", config.source.timezone) for v, n in ((start, "start"), (end, "end")))
+    if last <= first:
+        raise LooplineError(f"--end {end} must be after --start {start}")
+    try:
+        known = parse_time(as_of, config, "--as-of") if as_of else last
+    except BadRequest as error:
+        raise LooplineError(str(error)) from None
+    store.migrate()
+    return monitor(config, store, registry_uri, first, last, known, report, workspace)
 
 
 def monitor(

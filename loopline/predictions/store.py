@@ -101,6 +101,7 @@ class PredictionStore:
         when given), each with its outcome if that had become known by `as_of` (its `known_at`,
         else when it was received; no `as_of`: every outcome stored): `outcome` is NaN and
         `labelled` false otherwise. A missing outcome is unknown, never a negative."""
+        start, end, as_of = (None if t is None else _utc(t) for t in (start, end, as_of))
         known = func.coalesce(outcomes.c.known_at, outcomes.c.received_at)
         on = predictions.c.flight_key == outcomes.c.flight_key
         if as_of is not None:
@@ -139,6 +140,11 @@ class PredictionStore:
         )
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _utc(moment: datetime) -> datetime:
+    """`moment` in UTC, as every time is stored: SQLite keeps the wall time and drops the offset."""
+    return pd.Timestamp(moment).tz_convert("UTC").to_pydatetime()
 
 
 def _same(a: float | None, b: float | None) -> bool:

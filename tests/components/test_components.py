@@ -179,3 +179,18 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
     reference = registry.reference(models, "flights", "0001")  # what drift is measured against
     assert set(reference.columns) == set(load_config(small_config_session).feature_names)
     assert len(reference) == len(pd.read_parquet(example_splits[0]))  # under 20,000 rows: all of them
+    contender, error = run_alone(
+        push_root,
+        push_component,
+        inputs,
+        config=small_config_session,
+        registry=models,
+        blessed=True,
+        schema_hash="0" * 16,
+        start="2013-01-01",
+        end="2013-01-29",
+        push_to="canary",
+    )
+    assert not error and executor_output(contender)["parameterValues"]["Output"] == "0002"
+    assert registry.production(models, "flights").version == "0001"  # untouched until judged
+    assert registry.pointed(models, "flights", registry.CANARY).version == "0002"

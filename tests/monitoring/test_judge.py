@@ -84,7 +84,7 @@ def test_the_judge_promotes_a_better_canary_and_not_a_worse_one_at_min_outcomes(
     unpaired_better = rates(week, +0.02, paired=False, n=n)
     unpaired_worse = rates(week, -(margin + 0.005), paired=False, n=n)
     print(
-        f"\njudge at min_outcomes={n}, margin={margin}, {TRIALS} trials each:"
+        f"\njudge at min_outcomes={n}, margin={margin}, {TRIALS} trials each, from {len(week[2]):,} flights:"
         f"\n  paired, canary better by 0.02:        promoted {better[PROMOTE]:.1%}, rolled back {better[ROLLBACK]:.1%}"
         f"\n  paired, worse by {margin + 0.005:.3f}:            promoted {worse[PROMOTE]:.1%},"
         f" rolled back {worse[ROLLBACK]:.1%}"

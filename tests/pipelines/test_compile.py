@@ -56,6 +56,17 @@ def test_every_step_runs_the_suite_image_and_push_waits_for_the_blessing(compile
     assert set(branch) == {"push-component"}
 
 
-@pytest.mark.parametrize("name", ["training.yaml", "features.yaml"])
+def test_the_monitoring_pipeline_monitors_then_judges_and_never_from_the_cache(compiled):
+    monitoring = components.load_component_from_file(str(compiled / "monitoring.yaml"))
+    assert monitoring.name == "loopline-monitoring"
+    assert {"store_url", "registry", "start", "end", "as_of", "workspace", "config"} == set(
+        monitoring.component_spec.inputs
+    )
+    tasks = yaml.safe_load((compiled / "monitoring.yaml").read_text())["root"]["dag"]["tasks"]
+    assert tasks["judge-component"]["dependentTasks"] == ["monitor-component"]
+    assert all(task["cachingOptions"] == {} for task in tasks.values())  # live state: caching off
+
+
+@pytest.mark.parametrize("name", ["training.yaml", "features.yaml", "monitoring.yaml"])
 def test_the_checked_in_yaml_is_current(compiled, name):
     assert (CHECKED_IN / name).read_text() == (compiled / name).read_text(), f"run `make compile`, commit {name}"

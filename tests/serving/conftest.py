@@ -71,15 +71,6 @@ def start(tmp_path: Path, registry_uri: str, repo: Path, *extra: str) -> tuple[s
     raise AssertionError(f"the server never became ready:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def served_repo(sqlite_repo, tmp_path_factory) -> Path:
-    """A copy of the loaded SQLite repository: outcomes the servers receive are pushed to its
-    online store, which the feature store's tests compare with Redis."""
-    folder, yaml = sqlite_repo
-    assert yaml.name == "feature_store.yaml"
-    return Path(shutil.copytree(folder, tmp_path_factory.mktemp("served_repo") / "repo"))
-
-
 @pytest.fixture(scope="module")
 def served(served_repo, trained_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
@@ -89,14 +80,6 @@ def served(served_repo, trained_model, tmp_path_factory):
     yield Served(registry_uri, port, process, log)
     process.terminate()
     process.wait(timeout=30)
-
-
-@pytest.fixture
-def fresh_registry(tmp_path, trained_model):
-    """A registry of the test's own with version 0001 in production."""
-    registry_uri = str(tmp_path / "registry")
-    registry.push(registry_uri, "flights", trained_model, {}, None)
-    return registry_uri
 
 
 def copy_model(model_dir: str, dest: Path) -> str:

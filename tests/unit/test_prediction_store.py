@@ -2,7 +2,7 @@
 spool line, a store that is away, disputes of outcomes, the window reader."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy.exc import OperationalError
 
@@ -122,5 +122,9 @@ def test_the_window_reader_joins_only_outcomes_known_by_as_of(tmp_path):
     assert not early["labelled"].any() and early["outcome"].isna().all()  # not known yet: unknown, not negative
     assert list(store.window(start, end, roles=["canary"])["answer_id"]) == ["b"]
     assert list(store.window(start, end, version="0001")["answer_id"]) == ["a", "c"]
+    new_york = timezone(timedelta(hours=-5))  # the same window, its bounds given in another zone
+    assert list(store.window(start.astimezone(new_york), end.astimezone(new_york))["answer_id"]) == ["a", "b", "c"]
+    late_start = datetime(2013, 1, 31, 17, 30, tzinfo=new_york)  # 22:30 UTC: after a, b's departure
+    assert list(store.window(late_start, end)["answer_id"]) == ["c"]
     everything = store.window(start, end)
     assert everything["labelled"].all() and everything.loc[everything["answer_id"] == "c", "outcome"].isna().all()

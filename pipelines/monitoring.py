@@ -1,0 +1,33 @@
+"""The monitoring pipeline: monitor a window of served predictions, then judge the canary. Run on
+a schedule (daily) beside the training pipeline; locally through kfp.local like the others."""
+
+from kfp import dsl
+
+from loopline.components.judge import judge_component
+from loopline.components.monitor import monitor_component
+
+PIPELINE_NAME = "loopline-monitoring"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Evidently drift and quality of served predictions on late ground truth; the canary judged.",
+)
+def monitoring_pipeline(
+    store_url: str,
+    registry: str,
+    start: str,
+    end: str,
+    as_of: str = "",
+    workspace: str = "",
+    config: str = "flights",
+) -> str:
+    monitored = monitor_component(
+        config=config, store_url=store_url, registry=registry, start=start, end=end, as_of=as_of, workspace=workspace
+    )
+    monitored.set_caching_options(False)  # it reads live state: never from the cache
+    judged = judge_component(
+        config=config, store_url=store_url, registry=registry, monitored=monitored.outputs["Output"]
+    )
+    judged.set_caching_options(False)
+    return judged.output
