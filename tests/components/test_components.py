@@ -179,8 +179,10 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
     reference = registry.reference(models, "flights", "0001")  # what drift is measured against
     assert set(reference.columns) == set(load_config(small_config_session).feature_names)
     assert len(reference) == len(pd.read_parquet(example_splits[0]))  # under 20,000 rows: all of them
+    canary_root = tmp_path / "canary_runs"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(canary_root))
     contender, error = run_alone(
-        push_root,
+        canary_root,
         push_component,
         inputs,
         config=small_config_session,
