@@ -15,7 +15,7 @@ from kserve.errors import InvalidInput, ModelNotReady
 
 from loopline.config import Config
 from loopline.errors import BadRequest
-from loopline.events import EARLIEST, event_keys, event_time
+from loopline.events import EARLIEST, event_keys
 from loopline.model_io import make_features
 from loopline.predictions.log import PredictionLog
 from loopline.serving import metrics
@@ -105,13 +105,14 @@ class FlightFeatures(Model):
         scores = answer["probability"].astype(float)
         version, role = _text(answer["model_version"][0]), _text(answer["role"][0])
         late = scores >= self.config.serving.threshold
-        unknown, freshness = self._unknown(prepared.rows), self._freshness(prepared.rows)
+        departs = departures(prepared.rows, self.config)
+        unknown, freshness = self._unknown(prepared.rows), self._freshness(departs)
         answered(version, role)
         if self.log is not None:
             scored = [(role, version, scores)]
             if "shadow_probability" in answer:
                 scored.append(("shadow", _text(answer["shadow_version"][0]), answer["shadow_probability"]))
-            self.log.submit(records(prepared, scored, self.config))
+            self.log.submit(records(prepared, departs, scored, self.config))
         metrics.REQUEST_SECONDS.observe(time.perf_counter() - prepared.started)
         request_id = prepared.model_request.id
         if not prepared.v2:
@@ -146,18 +147,16 @@ class FlightFeatures(Model):
         }
         return [[name for name, flags in missing.items() if flags[i]] for i in range(len(rows))]
 
-    def _freshness(self, rows: pd.DataFrame) -> list[str]:
-        """Per instance, how the store's values stand to its departure: `current`; `stale` when the
-        store is loaded only up to more than `serving.stale_after_hours` before it; `ahead` when
-        the store holds values from after it (a departure in the store's past)."""
+    def _freshness(self, departs: np.ndarray) -> list[str]:
+        """Per instance, how the store's values stand to its departure (ns since the epoch):
+        `current`; `stale` when the store is loaded only up to more than
+        `serving.stale_after_hours` before it; `ahead` when the store holds values from after it
+        (a departure in the store's past)."""
         horizon = self.online.horizon
         if horizon is None:
-            return ["stale"] * len(rows)
-        departures = event_time(rows, self.config)
-        return [
-            "ahead" if departure < horizon else "stale" if departure - horizon > self.stale_after else "current"
-            for departure in departures
-        ]
+            return ["stale"] * len(departs)
+        stale_after = horizon.value + self.stale_after.value
+        return ["ahead" if d < horizon.value else "stale" if d > stale_after else "current" for d in departs.tolist()]
 
     def get_input_types(self) -> list[dict]:
         return [{"name": name, "datatype": V2_TYPES[kind], "shape": [-1]} for name, kind in fields(self.config).items()]
@@ -189,11 +188,23 @@ def probe_rows(config: Config) -> pd.DataFrame:
     return from_v1({"instances": [instance | {config.serving.time_field: EARLIEST.isoformat()}]}, config)
 
 
-def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], config: Config) -> list[dict]:
+def departures(rows: pd.DataFrame, config: Config) -> np.ndarray:
+    """Each instance's scheduled departure in nanoseconds since the epoch (UTC): its hour plus its
+    minute, in numpy (`events.event_time` is the same in pandas, ten times slower for one row)."""
+    hours = pd.DatetimeIndex(rows[config.source.timestamp]).as_unit("ns").asi8
+    if not config.source.minute:
+        return hours
+    return hours + rows[config.source.minute].to_numpy(dtype="int64") * 60_000_000_000
+
+
+def records(
+    prepared: Prepared, departs: np.ndarray, scored: list[tuple[str, str, np.ndarray]], config: Config
+) -> list[dict]:
     """One prediction record per instance and model that scored it (the answer, and the shadow),
     under an answer id of its own: a request id a client reuses never hides an answer."""
     now, answer = datetime.now(UTC), uuid.uuid4().hex
-    keys, departures = event_keys(prepared.rows, config), event_time(prepared.rows, config).tolist()
+    keys = event_keys(prepared.rows, config)
+    departed = [datetime.fromtimestamp(ns / 1e9, UTC) for ns in departs.tolist()]
     columns = {name: [None if pd.isna(v) else v for v in values.tolist()] for name, values in prepared.features.items()}
     inputs = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return [
@@ -203,7 +214,7 @@ def records(prepared: Prepared, scored: list[tuple[str, str, np.ndarray]], confi
             "position": i,
             "role": role,
             "predicted_at": now,
-            "departs_at": departures[i].to_pydatetime(),
+            "departs_at": departed[i],
             "flight_key": keys[i],
             "model_version": version,
             "inputs": inputs[i],
