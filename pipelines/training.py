@@ -13,6 +13,7 @@ from loopline.components.push import push_component
 from loopline.components.train import train_component
 from loopline.components.transform import transform_component
 from loopline.components.validate import validate_component
+from loopline.config import DEFAULT_CONFIG
 
 PIPELINE_NAME = "loopline-training"
 
@@ -26,13 +27,14 @@ def training_pipeline(
     end: str,
     registry: str,
     feature_repo: str,
-    config: str = "flights",
+    config: str = DEFAULT_CONFIG,
     epochs: int = 12,
     batch_size: int = 512,
     learning_rate: float = 0.002,
     hidden_units: list = [128, 64],  # noqa: B006 (a KFP parameter default, never mutated)
     ensemble: int = 3,
     push_to: str = "production",
+    trigger: str = "",
 ) -> bool:
     data = ingest_component(config=config, source=source, start=start, end=end)
     loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
@@ -75,5 +77,6 @@ def training_pipeline(
             start=start,
             end=end,
             push_to=push_to,
+            trigger=trigger,
         )
     return evaluation.outputs["Output"]

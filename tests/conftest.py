@@ -171,13 +171,13 @@ def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
     yaml_path = copy_repo(REPO, folder, f"loopline_test_{uuid.uuid4().hex[:8]}") / yaml_name
     env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
     steps = [
-        [LOOPLINE, "features", "write", "--repo", str(folder), "--source", source],
+        [LOOPLINE, "features", "write", "--feature-repo", str(folder), "--source", source],
         [FEAST, "apply"],
         [
             LOOPLINE,
             "features",
             "materialize",
-            "--repo",
+            "--feature-repo",
             str(folder),
             "--source",
             source,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loopline import home
-from loopline.config import load_config
+from loopline.config import DEFAULT_CONFIG, load_config
 from loopline.errors import LooplineError
 from loopline.serving.edge import Edge, RefusalsInOneLine
 
@@ -28,7 +28,7 @@ ROLES = ("both", "transformer", "predictor")
 class ServeOptions:
     registry: str
     feature_repo: str
-    config: str = "flights"
+    config: str = DEFAULT_CONFIG
     host: str = "127.0.0.1"
     port: int = 8080
     store_url: str = ""  # the prediction store; default SQLite under LOOPLINE_HOME

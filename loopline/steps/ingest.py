@@ -26,7 +26,7 @@ class IngestSummary:
 def split(config: Config, events: pd.DataFrame, start: str, end: str) -> dict[str, pd.DataFrame]:
     """The window's labelled events in time order, as {"train": ..., "eval": ...}; a bad window, or
     one that leaves a split empty, is an error naming it."""
-    begin, finish = parse_window(start, end)
+    begin, finish = parse_window(start, end, config.source.timezone)
     stamp = events[config.source.timestamp]
     events = events[(stamp >= begin) & (stamp < finish)].sort_values(config.source.timestamp, kind="stable")
     if events.empty:
@@ -52,5 +52,7 @@ def ingest(config: Config, source: str, start: str, end: str, train_uri: str, ev
         eval_rows=len(splits["eval"]),
         train_positive_rate=rate["train"],
         eval_positive_rate=rate["eval"],
-        eval_start=(parse_window(start, end)[1] - pd.Timedelta(days=config.split.eval_days)).isoformat(),
+        eval_start=(
+            parse_window(start, end, config.source.timezone)[1] - pd.Timedelta(days=config.split.eval_days)
+        ).isoformat(),
     )

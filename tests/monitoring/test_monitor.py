@@ -80,6 +80,9 @@ def test_monitor_figures_equal_a_direct_computation_on_served_answers(
     assert group["auc"] == pytest.approx(roc_auc_score(late, scores[:200]), abs=1e-9)  # the unlabelled excluded
     assert group["log_loss"] == pytest.approx(log_loss(late, scores[:200]), abs=1e-6)
     assert 0 <= group["drift_share"] <= 1 and group["evaluation_auc"] == 0.7
+    assert result["policy"]["retrain"] is False and result["retrained"] is None  # no --retrain: nothing claimed
+    (kept,) = registry.monitored_windows(registry_uri, "flights")  # what the policy reads back
+    assert kept["groups"][0]["auc"] == group["auc"] and registry.last_retraining(registry_uri, "flights") is None
     report = open(result["report"]).read()
     assert "production 0001: drift" in report and "production 0001: quality" in report
 
@@ -92,8 +95,8 @@ def test_monitor_figures_equal_a_direct_computation_on_served_answers(
 @pytest.mark.parametrize(
     "args, named",
     [
-        (["--start", "2013/01/20", "--end", "2013-01-28"], "--start '2013/01/20' is not an ISO date"),
-        (["--start", "now", "--end", "2013-01-28"], "--start 'now' is not an ISO date"),
+        (["--start", "2013/01/20", "--end", "2013-01-28"], "--start '2013/01/20' is not a date like 2013-01-31"),
+        (["--start", "now", "--end", "2013-01-28"], "--start 'now' is not a date like 2013-01-31"),
         (["--start", "2013-01-28", "--end", "2013-01-20"], "must be after --start"),
         (["--start", "2013-01-20", "--end", "2013-01-28", "--as-of", "soon"], "--as-of 'soon' is not an ISO 8601"),
         (["--start", "2013-03-01", "--end", "2013-03-02"], "no predictions for departures"),

@@ -15,13 +15,23 @@ def run(config, source, tmp_path, start="2013-01-01", end="2013-01-15"):
     return summary, pd.read_parquet(tmp_path / "train.parquet"), pd.read_parquet(tmp_path / "eval.parquet")
 
 
-def test_window_split_by_time_and_counts(source, small_config, tmp_path):
+def test_window_split_by_local_days_and_counts(source, small_config, tmp_path):
     summary, train, evals = run(load_config(small_config), source, tmp_path)
     flights = pd.read_parquet(f"{source}/flights.parquet")
-    in_window = flights[(flights.time_hour >= "2013-01-01") & (flights.time_hour < "2013-01-15")]
+    local = flights.time_hour.dt.tz_convert("America/New_York")  # a window's days are the source's days
+    in_window = flights[(local >= "2013-01-01") & (local < "2013-01-15")]
     assert summary.train_rows + summary.eval_rows == len(in_window) == len(train) + len(evals)
-    assert train.time_hour.max() < pd.Timestamp("2013-01-08", tz="UTC") <= evals.time_hour.min()
-    assert summary.eval_start.startswith("2013-01-08")
+    evening = in_window[local[in_window.index].dt.date.astype(str) == "2013-01-14"]
+    assert (evening.time_hour >= pd.Timestamp("2013-01-15", tz="UTC")).any()  # New York's evening: UTC's next day
+    eval_start = pd.Timestamp("2013-01-08", tz="America/New_York")
+    assert train.time_hour.max() < eval_start <= evals.time_hour.min()
+    assert summary.eval_start == "2013-01-08T00:00:00-05:00"
+
+
+@pytest.mark.parametrize("start", ["now", "2013/01/01", "20130101", "2013-1-1", "2013-01-01T00:00"])
+def test_a_window_takes_iso_dates_only(source, small_config, tmp_path, start):
+    with pytest.raises(DataError, match=f"start {start!r} is not a date like 2013-01-31"):
+        run(load_config(small_config), source, tmp_path, start=start)
 
 
 def test_label_counts_late_and_cancelled_flights_as_late(source, small_config, tmp_path):
