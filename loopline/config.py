@@ -192,12 +192,16 @@ class Judge(_Strict):
     promoted when the one-sided `confidence` lower bound of its AUC minus production's is above
     -`margin`, rolled back when the upper bound is below it, else judged again, for at most
     `max_wait_days`, then rolled back. Nothing is decided below `min_outcomes` labelled flights
-    in each arm."""
+    in each arm. Operations count too: a canary whose error rate exceeds production's by more
+    than `error_margin` is rolled back, and one whose p99 model latency is more than
+    `latency_ratio` times production's is never promoted."""
 
     min_outcomes: int = Field(default=3000, gt=0)
     margin: float = Field(default=0.01, ge=0, lt=0.5)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     max_wait_days: float = Field(default=7.0, gt=0)
+    error_margin: float = Field(default=0.001, ge=0, lt=1)
+    latency_ratio: float = Field(default=1.5, ge=1)
 
 
 class Policy(_Strict):

@@ -122,15 +122,20 @@ def _progress_from(log: Path):
 
 def _follow(log: Path, out, messages: list[str], done: threading.Event) -> None:
     started: dict[str, float] = {}
+    in_error = False  # an ERROR's indented lines that follow it are part of it
     with open(log, errors="replace") as lines:
         while True:
-            line = lines.readline()
-            if not line:
+            raw = lines.readline()
+            if not raw:
                 if done.is_set():
                     return
                 time.sleep(0.2)
                 continue
-            line = ANSI.sub("", line).strip()
+            line = ANSI.sub("", raw).strip()
+            if in_error and raw[:1].isspace() and line:
+                messages.append(line)
+                continue
+            in_error = line.startswith("ERROR: ")
             if found := STARTED.search(line):
                 started[found[1]] = time.monotonic()
                 out.write(f"  {found[1]:<26} running\n")

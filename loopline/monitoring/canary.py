@@ -1,11 +1,12 @@
 """The canary on live traffic: its evidence from the prediction store, the judge's verdict, and
 the registry move that carries it out (recorded in the registry's decisions log)."""
 
+import numpy as np
 import pandas as pd
 
 from loopline import registry
 from loopline.config import Config
-from loopline.monitoring.judge import PROMOTE, ROLLBACK, Verdict, judge
+from loopline.monitoring.judge import PROMOTE, ROLLBACK, Health, Verdict, judge
 from loopline.monitoring.monitor import Monitoring, labels
 from loopline.predictions.store import PredictionStore
 
@@ -26,22 +27,49 @@ def verdict(
     window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
     ours = window[window["model_version"] == canary.version]
     waited = (as_of - ours["departs_at"].min()).total_seconds() / 86400 if len(ours) else 0.0
-    labelled = window[window["labelled"]].assign(late=lambda w: labels(w, config)).dropna(subset=["late"])
 
-    def arm(role: str, version: str) -> pd.DataFrame:
-        return labelled[(labelled["role"] == role) & (labelled["model_version"] == version)]
+    def arm(rows: pd.DataFrame, role: str, version: str) -> pd.DataFrame:
+        return rows[(rows["role"] == role) & (rows["model_version"] == version)]
 
-    shadow = arm(SHADOW, canary.version)
-    if len(shadow):
-        pairs = arm(registry.PRODUCTION, production.version).merge(
-            shadow, on=["answer_id", "position"], suffixes=("", "_canary")
+    paired = len(arm(window, SHADOW, canary.version)) > 0
+    canary_role = SHADOW if paired else registry.CANARY
+    health = _health(arm(window, canary_role, canary.version), arm(window, registry.PRODUCTION, production.version))
+    scored = window[window["labelled"] & window["score"].notna()]
+    labelled = scored.assign(late=lambda w: labels(w, config)).dropna(subset=["late"])
+    if paired:
+        pairs = arm(labelled, registry.PRODUCTION, production.version).merge(
+            arm(labelled, SHADOW, canary.version), on=["answer_id", "position"], suffixes=("", "_canary")
         )
         late = pairs["late"].to_numpy()
         arms = (pairs["score_canary"].to_numpy(), late), (pairs["score"].to_numpy(), late)
-        return canary.version, judge(config.monitoring.judge, *arms, paired=True, waited_days=waited)
-    mine, theirs = arm(registry.CANARY, canary.version), arm(registry.PRODUCTION, production.version)
-    arms = (mine["score"].to_numpy(), mine["late"].to_numpy()), (theirs["score"].to_numpy(), theirs["late"].to_numpy())
-    return canary.version, judge(config.monitoring.judge, *arms, paired=False, waited_days=waited)
+    else:
+        mine = arm(labelled, canary_role, canary.version)
+        theirs = arm(labelled, registry.PRODUCTION, production.version)
+        arms = (
+            (mine["score"].to_numpy(), mine["late"].to_numpy()),
+            (theirs["score"].to_numpy(), theirs["late"].to_numpy()),
+        )
+    return canary.version, judge(config.monitoring.judge, *arms, paired, waited, health)
+
+
+def _health(canary: pd.DataFrame, production: pd.DataFrame) -> Health:
+    """Each arm's share of answers its model failed on and its p99 model latency, per answer
+    (a request's rows share one model call)."""
+
+    def per_answer(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.groupby("answer_id").agg(failed=("score", lambda s: s.isna().any()), ms=("latency_ms", "first"))
+
+    def p99(answers: pd.DataFrame) -> float | None:
+        ms = answers["ms"].dropna()
+        return float(np.percentile(ms, 99)) if len(ms) else None
+
+    ours, theirs = per_answer(canary), per_answer(production)
+    return Health(
+        error_rate_canary=float(ours["failed"].mean()) if len(ours) else 0.0,
+        error_rate_production=float(theirs["failed"].mean()) if len(theirs) else 0.0,
+        p99_ms_canary=p99(ours),
+        p99_ms_production=p99(theirs),
+    )
 
 
 def carry_out(version: str, found: Verdict, config: Config, registry_uri: str, window: dict) -> dict | None:

@@ -7,7 +7,9 @@ arms' own flights are compared, unpaired, each AUC with DeLong's variance. The r
 `monitoring.judge`) is a non-inferiority test: promote when the one-sided lower bound of the
 difference is above -margin, roll back when the upper bound is below -margin, otherwise wait,
 for at most `max_wait_days`, then roll back. Below `min_outcomes` labelled flights in an arm
-nothing is decided, however long it has waited. DeLong, DeLong and Clarke-Pearson (1988), in
+nothing is decided on quality, however long it has waited. Operations come first: a canary that
+fails more often than production by `error_margin` is rolled back at once, and one whose p99
+model latency exceeds production's `latency_ratio` times is never promoted. DeLong, DeLong and Clarke-Pearson (1988), in
 Sun and Xu's fast form (2014).
 """
 
@@ -19,6 +21,17 @@ from scipy.stats import norm, rankdata
 from loopline.config import Judge
 
 PROMOTE, ROLLBACK, WAIT = "promote", "rollback", "wait"
+
+
+@dataclass
+class Health:
+    """Each arm's share of requests its model failed on, and its p99 model latency in ms (None:
+    not measured)."""
+
+    error_rate_canary: float = 0.0
+    error_rate_production: float = 0.0
+    p99_ms_canary: float | None = None
+    p99_ms_production: float | None = None
 
 
 @dataclass
@@ -35,6 +48,7 @@ class Verdict:
     upper: float | None = None
     p_value: float | None = None  # of "the canary is worse by the margin or more"
     log_loss_difference: float | None = None
+    health: Health | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,11 +78,21 @@ def judge(
     production: tuple[np.ndarray, np.ndarray],
     paired: bool,
     waited_days: float = 0.0,
+    health: Health | None = None,
 ) -> Verdict:
-    """The verdict on (scores, labels) of the canary and of production; paired: the same flights
-    in the same order (production's answers and the canary's shadow scores)."""
+    """The verdict on (scores, labels) of the canary and of production, and on their `health`;
+    paired: the same flights in the same order (production's answers and the canary's shadow
+    scores)."""
     (cs, cl), (ps, pl) = canary, production
-    verdict = Verdict(WAIT, "", paired, len(cl), len(pl))
+    health = health or Health()
+    verdict = Verdict(WAIT, "", paired, len(cl), len(pl), health=health)
+    if health.error_rate_canary > health.error_rate_production + rule.error_margin:
+        verdict.decision = ROLLBACK
+        verdict.reason = (
+            f"errors rose: the canary failed on {health.error_rate_canary:.2%} of requests, production "
+            f"on {health.error_rate_production:.2%} (error_margin {rule.error_margin})"
+        )
+        return verdict
     too_few = min(len(cl), len(pl)) < rule.min_outcomes
     one_class = any(len(np.unique(labels)) < 2 for labels in (cl, pl))
     if too_few or one_class:
@@ -94,6 +118,17 @@ def judge(
     bounds = (
         f"AUC difference {difference:+.4f}, {rule.confidence:.0%} bounds [{verdict.lower:+.4f}, {verdict.upper:+.4f}]"
     )
+    slower = (
+        health.p99_ms_canary is not None
+        and health.p99_ms_production is not None
+        and health.p99_ms_canary > rule.latency_ratio * health.p99_ms_production
+    )
+    if verdict.lower > -rule.margin and slower:
+        verdict.reason = (
+            f"{bounds}: good enough, but its p99 latency {health.p99_ms_canary:.1f} ms is over "
+            f"{rule.latency_ratio:g} times production's {health.p99_ms_production:.1f} ms"
+        )
+        return _timed_out(verdict, rule, waited_days)
     if verdict.lower > -rule.margin:
         verdict.decision, verdict.reason = PROMOTE, f"{bounds}: lower bound above -{rule.margin}"
     elif verdict.upper < -rule.margin:

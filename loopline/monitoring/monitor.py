@@ -31,9 +31,10 @@ class Group:
 
     role: str
     version: str
-    predictions: int
+    predictions: int  # scored (a failed model call is counted in `errors` instead)
     labelled: int
     coverage: float  # labelled share
+    errors: int = 0  # requests this canary or shadow failed on (production answered them)
     auc: float | None = None  # None: fewer than two classes among the labelled
     log_loss: float | None = None
     accuracy: float | None = None
@@ -122,9 +123,11 @@ def _judge(config: Config, registry_uri: str, role: str, version: str, served: p
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset
 
+    failed = served["score"].isna()
+    served = served[~failed]
     labelled = served[served["labelled"]].assign(**{TARGET: labels(served[served["labelled"]], config)})
     labelled = labelled.dropna(subset=[TARGET])
-    group = Group(role, version, len(served), len(labelled), len(labelled) / len(served))
+    group = Group(role, version, len(served), len(labelled), len(labelled) / max(len(served), 1), int(failed.sum()))
     try:
         group.evaluation_auc = registry.get(registry_uri, config.name, version).metadata.get("metrics", {}).get("auc")
     except LooplineError:  # a version from another registry: judged all the same
@@ -132,7 +135,7 @@ def _judge(config: Config, registry_uri: str, role: str, version: str, served: p
     tags = [role, f"version:{version}"]
     snapshots = []
     reference = registry.reference(registry_uri, config.name, version)
-    if reference is not None:
+    if reference is not None and len(served):
         kinds = families(config)
         columns = [c for names in kinds.values() for c in names]
         inputs = pd.DataFrame(served["inputs"].tolist())[columns]
@@ -178,7 +181,7 @@ def _html(result: Monitoring, sections: list) -> str:
     def cell(value) -> str:
         return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
 
-    names = ["role", "version", "predictions", "labelled", "coverage", "auc", "log_loss", "drift_share"]
+    names = ["role", "version", "predictions", "errors", "labelled", "coverage", "auc", "log_loss", "drift_share"]
     rows = "".join(
         "<tr>" + "".join(f"<td>{cell(getattr(group, n))}</td>" for n in names) + "</tr>" for group, _ in sections
     )

@@ -16,7 +16,9 @@ predictions = Table(
     Column("flight_key", String(128), nullable=False, index=True),
     Column("model_version", String(16), nullable=False),
     Column("inputs", JSON, nullable=False),
-    Column("score", Float, nullable=False),
+    Column("score", Float, nullable=True),  # None: the model failed (`error` says how)
+    Column("latency_ms", Float, nullable=True),  # the model call that scored the instance's request
+    Column("error", String(200), nullable=True),  # a canary or shadow that failed: production answered
 )
 
 outcomes = Table(

@@ -2,7 +2,9 @@
 scores out. In one process the transformer calls it directly; on a cluster it is the
 InferenceService's predictor and the transformer reaches it over the Open Inference Protocol."""
 
+import logging
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,9 @@ from loopline.config import Config
 from loopline.model_io import families
 from loopline.serving import metrics
 from loopline.serving.edge import answered
-from loopline.serving.models import RegistryModels
+from loopline.serving.models import Loaded, RegistryModels
+
+log = logging.getLogger("loopline.serving")
 
 # Each feature family's tensor type on the wire.
 DATATYPES = {"categorical": "BYTES", "numeric": "FP32", "time": "INT64"}
@@ -21,8 +25,13 @@ OUTPUTS = {
     "probability": "FP64",
     "model_version": "BYTES",
     "role": "BYTES",
-    "shadow_probability": "FP64",  # shadow mode only, with shadow_version
+    "latency_ms": "FP64",  # the answering model's call, for the whole request
+    "shadow_probability": "FP64",  # shadow mode only, with shadow_version and shadow_latency_ms
     "shadow_version": "BYTES",
+    "shadow_latency_ms": "FP64",
+    "failed_role": "BYTES",  # a canary or shadow that failed (production answered): role, version, error
+    "failed_version": "BYTES",
+    "failure": "BYTES",
 }
 
 
@@ -46,22 +55,31 @@ class FlightDelayPredictor(Model):
             route = self.models.route(payload.id or "")
         except LookupError as error:
             raise ModelNotReady(self.name, str(error)) from None
-        answered(route.answer.version, route.role)
-        with metrics.MODEL_SECONDS.time():
-            scores = route.answer.score(inputs)
-        if not np.isfinite(scores).all():
-            raise ModelNotReady(self.name, f"Version {route.answer.version} gave a score that is not a number.")
-        n = len(scores)
-        outputs = {"probability": scores.astype(float).tolist(), "model_version": [route.answer.version] * n}
-        outputs["role"] = [route.role] * n
+        n, outputs = len(next(iter(inputs.values()))), {}
+        answer, role = route.answer, route.role
+        try:
+            scores, took = _timed(answer, inputs)
+        except Exception as error:  # a failing canary: production answers, the failure is kept
+            if role == "production":
+                raise ModelNotReady(self.name, f"Version {answer.version} failed: {error}") from None
+            outputs |= _failed(role, answer.version, error, n)
+            answer, role = self.models.loaded["production"], "production"
+            scores, took = _timed(answer, inputs)
+        answered(answer.version, role)
+        outputs |= {"probability": scores.tolist(), "model_version": [answer.version] * n, "role": [role] * n}
+        outputs["latency_ms"] = [took] * n
         if route.shadow is not None:
-            outputs["shadow_probability"] = route.shadow.score(inputs).astype(float).tolist()
-            outputs["shadow_version"] = [route.shadow.version] * n
+            try:
+                shadow, took = _timed(route.shadow, inputs)
+                outputs |= {"shadow_probability": shadow.tolist(), "shadow_version": [route.shadow.version] * n}
+                outputs["shadow_latency_ms"] = [took] * n
+            except Exception as error:  # the shadow never changes an answer
+                outputs |= _failed("shadow", route.shadow.version, error, n)
         return InferResponse(
             response_id=payload.id,
             model_name=self.name,
             infer_outputs=[InferOutput(name, [n], OUTPUTS[name], data) for name, data in outputs.items()],
-            model_version=route.answer.version,
+            model_version=answer.version,
         )
 
     def get_input_types(self) -> list[dict]:
@@ -73,6 +91,23 @@ class FlightDelayPredictor(Model):
 
     def get_output_types(self) -> list[dict]:
         return [{"name": name, "datatype": datatype, "shape": [-1]} for name, datatype in OUTPUTS.items()]
+
+
+def _timed(model: Loaded, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+    """`model`'s scores of `inputs` and the milliseconds it took; a score that is no probability
+    is an error."""
+    started = time.perf_counter()
+    with metrics.MODEL_SECONDS.time():
+        scores = model.score(inputs).astype(float)
+    if not np.isfinite(scores).all():
+        raise ValueError(f"version {model.version} gave a score that is not a number")
+    return scores, (time.perf_counter() - started) * 1000
+
+
+def _failed(role: str, version: str, error: Exception, n: int) -> dict[str, list]:
+    log.error("%s version %s failed, production answered: %s", role, version, error)
+    message = f"{type(error).__name__}: {error}"[:200]
+    return {"failed_role": [role] * n, "failed_version": [version] * n, "failure": [message] * n}
 
 
 def model_request(features: pd.DataFrame, request_id: str, config: Config) -> InferRequest:

@@ -109,10 +109,7 @@ class FlightFeatures(Model):
         unknown, freshness = self._unknown(prepared.rows), self._freshness(departs)
         answered(version, role)
         if self.log is not None:
-            scored = [(role, version, scores)]
-            if "shadow_probability" in answer:
-                scored.append(("shadow", _text(answer["shadow_version"][0]), answer["shadow_probability"]))
-            self.log.submit(records(prepared, departs, scored, self.config))
+            self.log.submit(records(prepared, departs, scorings(answer), self.config))
         metrics.REQUEST_SECONDS.observe(time.perf_counter() - prepared.started)
         request_id = prepared.model_request.id
         if not prepared.v2:
@@ -197,11 +194,43 @@ def departures(rows: pd.DataFrame, config: Config) -> np.ndarray:
     return hours + rows[config.source.minute].to_numpy(dtype="int64") * 60_000_000_000
 
 
-def records(
-    prepared: Prepared, departs: np.ndarray, scored: list[tuple[str, str, np.ndarray]], config: Config
-) -> list[dict]:
-    """One prediction record per instance and model that scored it (the answer, and the shadow),
-    under an answer id of its own: a request id a client reuses never hides an answer."""
+@dataclass(frozen=True)
+class Scoring:
+    """One model's part in an answer: its role and version, and its scores and the time its
+    call took, or the error it failed with (scores None)."""
+
+    role: str
+    version: str
+    scores: np.ndarray | None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+def scorings(answer: dict[str, np.ndarray]) -> list[Scoring]:
+    """The predictor's outputs as the models that answered, scored in the shadow or failed."""
+    first = {name: values[0] for name, values in answer.items() if len(values)}
+    scored = [
+        Scoring(
+            _text(first["role"]),
+            _text(first["model_version"]),
+            answer["probability"].astype(float),
+            float(first["latency_ms"]),
+        )
+    ]
+    if "shadow_probability" in answer:
+        shadow = answer["shadow_probability"].astype(float)
+        scored.append(Scoring("shadow", _text(first["shadow_version"]), shadow, float(first["shadow_latency_ms"])))
+    if "failure" in answer:
+        scored.append(
+            Scoring(_text(first["failed_role"]), _text(first["failed_version"]), None, None, _text(first["failure"]))
+        )
+    return scored
+
+
+def records(prepared: Prepared, departs: np.ndarray, scored: list[Scoring], config: Config) -> list[dict]:
+    """One prediction record per instance and model that scored it (the answer, the shadow, a
+    canary or shadow that failed), under an answer id of its own: a request id a client reuses
+    never hides an answer."""
     now, answer = datetime.now(UTC), uuid.uuid4().hex
     keys = event_keys(prepared.rows, config)
     departed = [datetime.fromtimestamp(ns / 1e9, UTC) for ns in departs.tolist()]
@@ -212,15 +241,17 @@ def records(
             "answer_id": answer,
             "request_id": prepared.model_request.id,
             "position": i,
-            "role": role,
+            "role": scoring.role,
             "predicted_at": now,
             "departs_at": departed[i],
             "flight_key": keys[i],
-            "model_version": version,
+            "model_version": scoring.version,
             "inputs": inputs[i],
-            "score": float(scores[i]),
+            "score": None if scoring.scores is None else float(scoring.scores[i]),
+            "latency_ms": scoring.latency_ms,
+            "error": scoring.error,
         }
-        for role, version, scores in scored
+        for scoring in scored
         for i in range(len(keys))
     ]
 

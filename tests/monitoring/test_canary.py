@@ -64,3 +64,6 @@ def test_a_shadow_canary_is_promoted_on_outcomes_then_another_rolled_back(
     evidence = decisions[0]["evidence"]
     assert evidence["paired"] and evidence["n_canary"] == 200 and evidence["difference"] == pytest.approx(0)
     assert evidence["window"]["start"].startswith("2013-01-20T00:00:00-05:00")
+    health = evidence["health"]  # the model calls' latency, as the server timed them; nothing failed
+    assert 0 < health["p99_ms_canary"] < 5000 and 0 < health["p99_ms_production"] < 5000
+    assert health["error_rate_canary"] == health["error_rate_production"] == 0

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from loopline import model_io
 from loopline.config import Judge, load_config
-from loopline.monitoring.judge import PROMOTE, ROLLBACK, WAIT, delong, judge
+from loopline.monitoring.judge import PROMOTE, ROLLBACK, WAIT, Health, delong, judge
 
 pytestmark = pytest.mark.slow
 TRIALS = 200
@@ -108,3 +108,21 @@ def test_nothing_is_decided_below_min_outcomes_however_long_it_waited(week):
     assert judge(rule, *arms, paired=True, waited_days=3).decision == WAIT
     late = judge(rule, *arms, paired=True, waited_days=8)
     assert late.decision == ROLLBACK and "undecided after 8 days" in late.reason
+
+
+def test_errors_that_rose_roll_back_and_slower_latency_never_promotes(week):
+    production, base, labels = week
+    better = contender(base, production, labels, +0.02)
+    arms = (better, labels), (production, labels)  # every flight of the two weeks: clearly better
+    assert judge(RULE, *arms, paired=True, health=Health(p99_ms_canary=4.0, p99_ms_production=3.0)).decision == PROMOTE
+    failing = Health(error_rate_canary=0.0025, error_rate_production=0.001)  # 0.15 points more: over 0.1
+    verdict = judge(RULE, *arms, paired=True, health=failing)
+    assert verdict.decision == ROLLBACK and verdict.reason.startswith("errors rose: the canary failed on 0.25%")
+    few = judge(RULE, (better[:10], labels[:10]), (production[:10], labels[:10]), paired=True, health=failing)
+    assert few.decision == ROLLBACK  # a failing canary goes at once, before any outcome counts
+    within = Health(error_rate_canary=0.0019, error_rate_production=0.001)
+    assert judge(RULE, *arms, paired=True, health=within).decision == PROMOTE
+    slow = Health(p99_ms_canary=4.6, p99_ms_production=3.0)  # over 1.5 times production's
+    held = judge(RULE, *arms, paired=True, waited_days=1, health=slow)
+    assert held.decision == WAIT and "p99 latency 4.6 ms is over 1.5 times production's 3.0 ms" in held.reason
+    assert judge(RULE, *arms, paired=True, waited_days=8, health=slow).decision == ROLLBACK

@@ -93,14 +93,25 @@ def unseen_carrier(flights: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_an_injected_anomaly_stops_the_pipeline_before_training(source, config, tmp_path):
-    """An unseen carrier passes ingest and the feature store; TFDV stops it before training.
-    (A mistyped column never starts a run: tests/pipelines/test_commands.py.)"""
-    home, stopped_at, message = tmp_path / "home", "validate-component", "carrier: Unexpected string values"
-    summary, done = train(home, spoiled_source(source, tmp_path, unseen_carrier), config)
-    assert done.returncode == 1
-    assert not summary["succeeded"] and stopped_at in summary["error"]
-    error_lines = [line.strip() for line in done.stderr.splitlines() if line.strip().startswith("ERROR: ")]
-    assert error_lines and message in done.stderr[done.stderr.index(error_lines[0]) :]
-    assert "Traceback" not in done.stderr
-    assert not (Path(summary["run_folder"]) / "train-component").exists()
+    """An unseen carrier passes ingest and the feature store; TFDV stops it before training. The
+    person running it reads a line per step and the step's own message in the summary; the
+    executors' logs are in the file the summary names. (A mistyped column never starts a run:
+    tests/pipelines/test_commands.py.)"""
+    home, message = tmp_path / "home", "carrier: Unexpected string values"
+    repo = home / "feature_repo"
+    copy_repo(REPO, repo, f"loopline_run_{uuid.uuid4().hex[:8]}")
+    spoiled = spoiled_source(source, tmp_path, unseen_carrier)
+    args = ["--source", spoiled, "--config", config, "--feature-repo", str(repo)]
+    done = loopline(home, "train", *WINDOW, *args)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) < 40, done.stdout  # not the executors' hundreds of lines
+    assert any(line.startswith("  ingest-component           done in") for line in lines)
+    assert any(line.startswith("  validate-component         failure in") for line in lines)
+    stopped = next(i for i, line in enumerate(lines) if line.startswith("stopped "))
+    assert "validate-component" in lines[stopped] and lines[stopped + 1].endswith("data validation found 1 anomaly:")
+    assert any(message in line for line in lines[stopped + 2 : stopped + 5])
+    log = Path(next(line for line in lines if line.startswith("pipeline log")).split()[-1])
+    assert message in log.read_text() and "Executing task" in log.read_text()  # kfp.local's own lines
+    assert not (log.parent / next(p.name for p in log.parent.iterdir() if p.is_dir()) / "train-component").exists()
     assert registry.production(str(home / "registry"), "flights") is None

@@ -48,7 +48,7 @@ def sqlite_store(tmp_path) -> PredictionStore:
 def test_a_record_the_store_refuses_is_set_aside_and_the_rest_are_written(tmp_path, caplog):
     store = sqlite_store(tmp_path)
     log = PredictionLog(store, Spool(tmp_path / "spool.jsonl"))
-    log.submit([record("a"), record("bad", score=None), record("b")])  # score is NOT NULL
+    log.submit([record("a"), record("bad", model_version=None), record("b")])  # model_version is NOT NULL
     assert stored(store, 2) == {"a", "b"}
     log.submit([record("c")])  # the log is not jammed
     assert stored(store, 3) == {"a", "b", "c"}
