@@ -88,3 +88,25 @@ def test_a_mistyped_source_column_is_named_before_a_run(source, tmp_path):
     done = loopline(tmp_path, "train", "--source", str(spoiled), "--start", "2013-01-01", "--end", "2013-02-01")
     assert done.returncode == 2 and "column 'distance' should be float, found '1400 miles'" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--start", "2013-01-01", "--end", "2013-03-01"],
+        ["features", "load", "--end", "2013-03-01"],
+        ["features", "materialize", "--end", "2013-03-01"],
+    ],
+)
+def test_a_missing_feature_repository_is_named_before_a_run(source, tmp_path, command):
+    missing = tmp_path / "no-repo"
+    done = loopline(tmp_path, *command, "--source", source, "--feature-repo", str(missing))
+    assert done.returncode == 2 and f"--feature-repo {missing} is not a Feast repository" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("start", ["now", "2013/01/01", "2013-01-01T05:00"])
+def test_train_takes_iso_dates_only(source, tmp_path, start):
+    done = loopline(tmp_path, "train", "--source", source, "--start", start, "--end", "2013-03-01")
+    assert done.returncode == 2 and f"start {start!r} is not a date like 2013-01-31" in done.stderr
+    assert not (tmp_path / "runs").exists()
