@@ -182,7 +182,7 @@ def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
             "--source",
             source,
             "--end",
-            END.date().isoformat(),
+            END.isoformat(),
         ],
     ]
     for step in steps:  # as a user would, each with the setting that picks the YAML

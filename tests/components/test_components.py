@@ -66,7 +66,7 @@ def test_ingest(root, source, small_config_session):
     task = ingest_component(config=small_config_session, source=source, start="2013-01-01", end="2013-01-29")
     train, evals = (pd.read_parquet(task.outputs[name].path) for name in ("train_data", "eval_data"))
     assert task.outputs["train_data"].metadata["train_rows"] == len(train) > 10_000
-    assert evals.time_hour.min() >= pd.Timestamp("2013-01-22", tz="UTC") > train.time_hour.max()
+    assert evals.time_hour.min() >= pd.Timestamp("2013-01-22", tz="America/New_York") > train.time_hour.max()
 
 
 def test_ingest_names_a_bad_column_in_one_line(root, source, small_config_session, tmp_path, capfd):

@@ -33,7 +33,7 @@ def test_a_dropped_online_store_is_a_503_naming_it_until_a_load_puts_it_back(sou
         assert 'status="503"' in httpx.get(f"{server.url}/metrics").text
 
         load = [LOOPLINE, "features", "materialize", "--feature-repo", str(repo), "--source", source]
-        done = subprocess.run([*load, "--end", END.date().isoformat()], capture_output=True, text=True, timeout=600)
+        done = subprocess.run([*load, "--end", END.isoformat()], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "the online store lost" in done.stderr
 
