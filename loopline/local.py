@@ -71,6 +71,11 @@ class Pipeline:
     messages: list[str]
     log: Path
 
+    def summary(self, **figures) -> RunSummary:
+        """What happened, for the command to print: this run's facts and the pipeline's `figures`."""
+        folder, log = str(self.folder or ""), str(self.log)
+        return RunSummary(folder, not self.error, self.error, self.messages, log, **figures)
+
 
 def run_pipeline(pipeline, name: str, **arguments) -> Pipeline:
     """Run `pipeline` through kfp.local under a pipeline root of its own (`runs/<run id>/`). The
@@ -218,12 +223,7 @@ def run_training(
     )
     evaluation = _evaluation(run.folder)
     pushed = artifact_metadata(run.folder, "push-component", "receipt")
-    return RunSummary(
-        run_folder=str(run.folder or ""),
-        succeeded=not run.error,
-        error=run.error,
-        messages=run.messages,
-        log=str(run.log),
+    return run.summary(
         blessed=evaluation.get("blessed", False),
         reasons=evaluation.get("reasons", []),
         auc=evaluation.get("metrics", {}).get("auc"),
@@ -245,11 +245,4 @@ def run_features(source: str, end: str, config: str = DEFAULT_CONFIG, feature_re
     run = run_pipeline(
         features_pipeline, PIPELINE_NAME, source=source, end=end, config=config, feature_repo=feature_repo
     )
-    return RunSummary(
-        run_folder=str(run.folder or ""),
-        succeeded=not run.error,
-        error=run.error,
-        messages=run.messages,
-        log=str(run.log),
-        metrics=artifact_metadata(run.folder, "load-features-component", "store"),
-    )
+    return run.summary(metrics=artifact_metadata(run.folder, "load-features-component", "store"))

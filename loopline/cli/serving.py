@@ -2,6 +2,7 @@
 
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 
 from loopline.cli import options
@@ -13,23 +14,7 @@ def cmd_serve(args) -> int:
 
     if not 0 <= args.canary_percent <= 100:
         raise LooplineError(f"--canary-percent must be between 0 and 100, got {args.canary_percent}")
-    serve(
-        ServeOptions(
-            registry=args.registry,
-            feature_repo=args.feature_repo,
-            config=args.config,
-            host=args.host,
-            port=args.port,
-            store_url=args.store_url,
-            canary_percent=args.canary_percent,
-            shadow=args.shadow,
-            poll_seconds=args.poll_seconds,
-            token=args.token,
-            role=args.role,
-            predictor_host=args.predictor_host,
-            model_name=args.model_name,
-        )
-    )
+    serve(ServeOptions(**{option.name: getattr(args, option.name) for option in fields(ServeOptions)}))
     return 0
 
 

@@ -162,17 +162,9 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
         "train_examples": (example_splits[0], dsl.Dataset),
         "metrics": (str(task / "metrics"), dsl.Metrics),
     }
-    pushed, error = run_alone(
-        push_root,
-        push_component,
-        inputs,
-        config=small_config_session,
-        registry=models,
-        blessed=True,
-        schema_hash="0" * 16,
-        start="2013-01-01",
-        end="2013-01-29",
-    )
+    arguments = {"config": small_config_session, "registry": models, "blessed": True, "schema_hash": "0" * 16}
+    arguments |= {"start": "2013-01-01", "end": "2013-01-29"}
+    pushed, error = run_alone(push_root, push_component, inputs, **arguments)
     assert not error
     assert executor_output(pushed)["parameterValues"]["Output"] == "0001"
     assert registry.production(models, "flights").version == "0001"
@@ -181,18 +173,10 @@ def test_evaluate_and_push(root, example_splits, trained_model, small_config_ses
     assert len(reference) == len(pd.read_parquet(example_splits[0]))  # under 20,000 rows: all of them
     canary_root = tmp_path / "canary_runs"
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(canary_root))
-    contender, error = run_alone(
-        canary_root,
-        push_component,
-        inputs,
-        config=small_config_session,
-        registry=models,
-        blessed=True,
-        schema_hash="0" * 16,
-        start="2013-01-01",
-        end="2013-01-29",
-        push_to="canary",
-    )
+    trigger = "drift share 0.60, 0.70, 0.90 in the last 3 windows (threshold 0.5)"
+    contender, error = run_alone(canary_root, push_component, inputs, **arguments, push_to="canary", trigger=trigger)
     assert not error and executor_output(contender)["parameterValues"]["Output"] == "0002"
+    assert registry.get(models, "flights", "0002").metadata["trigger"] == trigger  # why it was trained
+    assert registry.get(models, "flights", "0001").metadata["trigger"] == "by hand"
     assert registry.production(models, "flights").version == "0001"  # untouched until judged
     assert registry.pointed(models, "flights", registry.CANARY).version == "0002"
