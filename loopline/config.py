@@ -211,7 +211,8 @@ class Policy(_Strict):
     on at least `min_outcomes` labelled flights; or its training data ended more than
     `max_age_days` ago. At most one retraining is open per model, none starts within
     `cooldown_days` of the last, and a claim older than `claim_expires_hours` (a run that died)
-    is taken over. A retraining trains on the `training_days` before the clock."""
+    is taken over. A retraining trains on the `training_days` that end `label_delay_days`
+    before the clock's day."""
 
     drift_share: float = Field(default=0.5, gt=0, le=1)
     drift_windows: int = Field(default=3, gt=0)
@@ -221,11 +222,27 @@ class Policy(_Strict):
     cooldown_days: float = Field(default=2.0, ge=0)
     claim_expires_hours: float = Field(default=12.0, gt=0)
     training_days: int = Field(default=90, gt=0)
+    # The window ends this many days before the clock's day, so that its flights' outcomes are
+    # in: a flight not at the gate a day after its scheduled arrival is late by any threshold.
+    label_delay_days: int = Field(default=1, ge=0)
+
+
+class Replay(_Strict):
+    """How `loopline replay` plays the source's events against the server on its own clock:
+    steps of `step_minutes`; an outcome without an arrival (cancelled, diverted) is posted
+    `unarrived_hours` after its scheduled arrival; the monitoring pipeline runs every
+    `monitor_hours` on the departures of the period before."""
+
+    step_minutes: int = Field(default=60, gt=0)
+    unarrived_hours: float = Field(default=3.0, ge=0)
+    monitor_hours: int = Field(default=24, gt=0)
+    batch: int = Field(default=100, gt=0)  # flights per V1 request
 
 
 class Monitoring(_Strict):
     judge: Judge = Judge()
     policy: Policy = Policy()
+    replay: Replay = Replay()
 
 
 class Config(_Strict):

@@ -107,7 +107,7 @@ def decide(config: Config, registry_uri: str, monitored: Monitoring, claim: bool
     if last and last["open"] and not claim:
         found.held = f"a retraining of {config.name} is open since {last['at']} ({last['reason']})"
         return found
-    end = as_of.tz_convert(config.source.timezone).date()  # the day the clock is in: trained up to its start
+    end = as_of.tz_convert(config.source.timezone).date() - timedelta(days=policy.label_delay_days)
     found.start, found.end = (end - timedelta(days=policy.training_days)).isoformat(), end.isoformat()
     if not claim:
         found.retrain = True
