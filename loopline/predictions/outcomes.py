@@ -13,7 +13,7 @@ from loopline.events import event_keys, parse_time
 from loopline.features.history import EVENT_TIMESTAMP
 from loopline.values import check_value, shown
 
-ARRIVED_AT, SCHEDULED_ARRIVAL = "arrived_at", "scheduled_arrival"
+ARRIVED_AT, SCHEDULED_ARRIVAL, REPORTED_AT = "arrived_at", "scheduled_arrival", "reported_at"
 
 
 def outcome_fields(config: Config) -> list[str]:
@@ -23,9 +23,10 @@ def outcome_fields(config: Config) -> list[str]:
 
 
 def optional_fields(config: Config) -> list[str]:
-    """What an outcome may name besides: the aircraft, and when it reached the gate (given, or its
-    scheduled arrival plus the delay)."""
-    return [config.history.previous, ARRIVED_AT, SCHEDULED_ARRIVAL] if config.history.previous else []
+    """What an outcome may name besides: the aircraft and when it reached the gate (given, or its
+    scheduled arrival plus the delay); for one that never arrived, when that was reported."""
+    arrival = [config.history.previous, ARRIVED_AT, SCHEDULED_ARRIVAL] if config.history.previous else []
+    return [*arrival, REPORTED_AT]
 
 
 @dataclass
@@ -43,8 +44,9 @@ def parse_outcomes(items, config: Config) -> Outcomes:
     "scheduled_departure": "2013-01-31T17:15:00-05:00", "arr_delay": 12}; a null value is an event
     that never completed (a cancelled flight). When it reached the gate ("arrived_at", or
     "scheduled_arrival" plus the delay, each an ISO 8601 time with its offset) is when the outcome
-    became known; one that names the aircraft ("tailnum") and has a value must say it. A bad item
-    is named."""
+    became known; one that names the aircraft ("tailnum") and has a value must say it. One that
+    never arrived is known when it was reported ("reported_at", default: when it is received). A
+    bad item is named."""
     if not isinstance(items, list) or not items:
         raise BadRequest('"outcomes" must be a non-empty list of objects')
     fields, value, time_field = outcome_fields(config), config.label.column, config.serving.time_field
@@ -72,7 +74,7 @@ def parse_outcomes(items, config: Config) -> Outcomes:
         departure = parse_time(item[time_field], config, f"outcomes[{i}].{time_field}")
         stamps.append(departure.floor("h"))
         arrival = _arrival(item, i, departure, config)
-        known.append(arrival)
+        known.append(arrival if arrival is not None else _reported(item, i, config))
         aircraft = item.get(config.history.previous) if config.history.previous else None
         if arrival is not None and aircraft is not None:
             arrivals.append((i, aircraft, arrival, float(outcome)))
@@ -112,6 +114,15 @@ def _arrival(item: dict, i: int, departure: pd.Timestamp, config: Config) -> pd.
     if arrival <= departure:
         raise BadRequest(f"outcomes[{i}]: the arrival {arrival.isoformat()} is not after the scheduled departure")
     return arrival
+
+
+def _reported(item: dict, i: int, config: Config) -> pd.Timestamp | None:
+    """When an outcome that never arrived was reported, if it says."""
+    if item.get(REPORTED_AT) is None:
+        return None
+    if item[config.label.column] is not None:
+        raise BadRequest(f"outcomes[{i}]: {REPORTED_AT} is for a flight that never arrived; give {ARRIVED_AT}")
+    return _zoned_time(item[REPORTED_AT], config, f"outcomes[{i}].{REPORTED_AT}")
 
 
 def _zoned_time(value, config: Config, where: str) -> pd.Timestamp:

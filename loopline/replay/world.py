@@ -1,0 +1,92 @@
+"""The world a replay runs in: the source's year as it happened, told to the system only as it
+becomes known.
+
+The world holds the whole source: it is the world, and knows the future. The system under test
+(the feature store, the server, the pipelines) never reads it; at the replay's clock `now` the
+world hands out only what is known then:
+
+- `snapshot(now, folder)`: a source folder as of `now`. Flights scheduled up to a day after
+  `now` (schedules are published ahead), each one's departure delay only once it has left and
+  its arrival delay only once it is at the gate (NaN before: unknown); weather hours whose last
+  report is in; the static tables as they are.
+- `streams(now)`: the feature streams' events stamped up to `now` (departures as they leave,
+  arrivals as they reach the gate), as the airports' feeds would have sent them.
+- `due(start, end)`: the flights scheduled to depart in [start, end): the requests.
+- `outcomes(start, end)`: the outcomes that became known in [start, end): at the gate arrival,
+  or for a flight that never arrived, `unarrived_hours` after its scheduled arrival.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from loopline.config import Config
+from loopline.events import event_time, read_events
+from loopline.features.history import EVENT_TIMESTAMP, known_at
+from loopline.features.store import streams, zones
+
+AHEAD = pd.Timedelta(days=1)  # how far ahead a schedule is known
+DEPARTS, KNOWN = "departs", "known"
+
+
+class World:
+    """The source's events on their own clock (see the module's doc)."""
+
+    def __init__(self, config: Config, source: str):
+        self.config, self.source = config, source
+        self.places = zones(config, source)
+        events = read_events(config, source)
+        live = config.history.live
+        self.events = events.assign(
+            **{DEPARTS: event_time(events, config), KNOWN: known_at(events, config, self.places)}
+        ).sort_values(DEPARTS, kind="stable")
+        self.left = self.events[DEPARTS] + pd.to_timedelta(self.events[live.delay], unit="min")  # NaT: never
+        self._streams = streams(config, events, self.places)
+
+    def snapshot(self, now: pd.Timestamp, folder: str | Path) -> Path:
+        """Write the source as known at `now` into `folder` (Parquet, the source's layout)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec, live, table = self.config.history.arrival, self.config.history.live, self.config.source.table
+        scheduled = self.events[self.events[DEPARTS] < now + AHEAD]
+        flights = scheduled.drop(columns=[DEPARTS, KNOWN]).copy()
+        flights.loc[~(self.left[scheduled.index] <= now), live.delay] = np.nan
+        flights.loc[~(scheduled[KNOWN] <= now), spec.delay] = np.nan
+        flights.to_parquet(folder / f"{table}.parquet", index=False)
+        for lookup in self.config.source.lookups:
+            rows = pd.read_parquet(Path(self.source, f"{lookup.table}.parquet"))
+            stamps = [k for k in lookup.keys if self.config.raw_columns[k] == "timestamp"]
+            if stamps:
+                known = pd.to_datetime(rows[stamps[0]], utc=True) + pd.Timedelta(minutes=lookup.known_after_minutes)
+                rows = rows[known <= now]
+            rows.to_parquet(folder / f"{lookup.table}.parquet", index=False)
+        zones_table = spec.zones.table
+        pd.read_parquet(Path(self.source, f"{zones_table}.parquet")).to_parquet(folder / f"{zones_table}.parquet")
+        return folder
+
+    def streams(self, now: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        """Each feature stream's events stamped up to `now`."""
+        return {name: stream[stream[EVENT_TIMESTAMP] <= now] for name, stream in self._streams.items()}
+
+    def due(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The flights scheduled to depart in [start, end), in time order, with their departure."""
+        events = self.events
+        return events[(events[DEPARTS] >= start) & (events[DEPARTS] < end)]
+
+    def outcomes(self, start: pd.Timestamp, end: pd.Timestamp, unarrived_hours: float) -> pd.DataFrame:
+        """The flights whose outcome became known in [start, end), with `known` set to when: the
+        gate arrival, or `unarrived_hours` after the scheduled arrival for one that never came."""
+        events = self.events
+        never = events[KNOWN].isna()
+        expected = self._expected_arrival(events[never]) + pd.Timedelta(hours=unarrived_hours)
+        known = events[KNOWN].where(~never, expected)
+        picked = (known >= start) & (known < end)
+        return events[picked].assign(**{KNOWN: known[picked]}).sort_values(KNOWN, kind="stable")
+
+    def _expected_arrival(self, events: pd.DataFrame) -> pd.Series:
+        """The scheduled arrival (UTC) of flights that never arrived: their arrival's schedule
+        with no delay."""
+        spec = self.config.history.arrival
+        on_time = events.assign(**{spec.delay: 0.0})
+        return known_at(on_time, self.config, self.places).fillna(events[DEPARTS])
