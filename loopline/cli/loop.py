@@ -166,6 +166,29 @@ def cmd_dashboard(args) -> int:
     os.execv(evidently, [evidently, "ui", "--workspace", str(workspace), "--host", args.host, "--port", str(args.port)])
 
 
+def cmd_replay(args) -> int:
+    from loopline.replay.run import Replay, ReplayOptions
+
+    names = ("train_start", "train_end", "end", "sample", "seed", "config", "source", "feature_repo")
+    options.existing_repo(args.feature_repo)
+    replay = Replay(ReplayOptions(**{name: getattr(args, name) for name in names}))
+    print(f"replay {replay.id}: serving {args.train_end} to {args.end}, logs in {replay.folder}", file=sys.stderr)
+    report = replay.run()
+    head = report["headline"]
+    if head.get("difference") is None:
+        print(f"too few labelled flights for a headline ({head['labelled']:,})")
+    else:
+        print(
+            f"the loop minus the frozen model: {head['difference']:+.4f} AUC (95% interval {head['low']:+.4f} to "
+            f"{head['high']:+.4f}) on {head['labelled']:,} flights"
+        )
+    for event in report["timeline"]:
+        print(f"  {event['clock'][:16]}  {event['action']:<8} {event['version']:<5} {event['reason']}")
+    print(f"report          {report['files']['html']}")
+    print(f"figures         {report['files']['json']}")
+    return 0
+
+
 def add_commands(sub) -> None:
     from loopline.steps.push import TARGETS
 
@@ -198,6 +221,16 @@ def add_commands(sub) -> None:
         options.registry(command)
         options.config(command)
         command.set_defaults(func=func)
+
+    replay = sub.add_parser("replay", help="the whole loop on 2013's clock against a live server, with a report")
+    replay.add_argument("--train-start", default="2013-01-01", help="the first model's first day")
+    replay.add_argument("--train-end", required=True, help="the first model's data ends here; serving starts")
+    replay.add_argument("--end", required=True, help="the day after the last one served")
+    replay.add_argument("--sample", type=float, default=0.1, help="share of the scheduled flights sent")
+    replay.add_argument("--seed", type=int, default=0, help="which flights are sampled, and the bootstrap's")
+    for add in (options.config, options.source, options.feature_repo):
+        add(replay)
+    replay.set_defaults(func=cmd_replay)
 
     board = sub.add_parser("dashboard", help="the Evidently UI on the monitoring workspace (loopback)")
     board.add_argument("--host", default="127.0.0.1")

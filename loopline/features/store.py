@@ -14,6 +14,7 @@ Offline tables, written into `<repo>/data/` from the source, each row stamped wh
   place's live state).
 """
 
+import logging
 import os
 import shutil
 import subprocess
@@ -60,6 +61,19 @@ def feature_tables(
     """Every batch table: one per lookup of `source`, one per trailing group of `events`
     (`<group>_rates`), with a live key its schedule (`<key>_schedule`), and one per table of
     attributes (their latest values per key, STATIC_SINCE: they join every event)."""
+    tables = lookup_tables(config, source)
+    for group, keys in config.history.trailing.items():
+        tables[f"{group}_rates"] = trailing_rates(config, events, places, group, keys)
+    if config.history.live:
+        tables[f"{config.history.live.key}_schedule"] = schedule(config, events)
+    for table, spec in config.features.attributes.items():
+        values = events[[*spec.keys, *spec.columns]].dropna(subset=spec.keys).drop_duplicates(spec.keys, keep="last")
+        tables[table] = values.astype({c: "float32" for c in spec.columns}).assign(**{EVENT_TIMESTAMP: STATIC_SINCE})
+    return tables
+
+
+def lookup_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
+    """One batch table per lookup of `source`, each row stamped when it became known."""
     tables = {}
     for lookup in config.source.lookups:
         table = read_lookup(config, source, lookup)
@@ -70,14 +84,13 @@ def feature_tables(
             if kind == "float":
                 table[lookup.output_name(column)] = table[lookup.output_name(column)].astype("float32")
         tables[lookup.table] = table
-    for group, keys in config.history.trailing.items():
-        tables[f"{group}_rates"] = trailing_rates(config, events, places, group, keys)
-    if config.history.live:
-        tables[f"{config.history.live.key}_schedule"] = schedule(config, events)
-    for table, spec in config.features.attributes.items():
-        values = events[[*spec.keys, *spec.columns]].dropna(subset=spec.keys).drop_duplicates(spec.keys, keep="last")
-        tables[table] = values.astype({c: "float32" for c in spec.columns}).assign(**{EVENT_TIMESTAMP: STATIC_SINCE})
     return tables
+
+
+def write_lookup_tables(config: Config, source: str, repo_path: str) -> None:
+    """Write the lookups' tables alone (say, the weather hour that just came in)."""
+    for table, frame in lookup_tables(config, source).items():
+        _write_atomic(frame, Path(repo_path, "data", f"{table}.parquet"))
 
 
 def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -120,6 +133,12 @@ def _microseconds(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: "datetime64[us, UTC]" for c in stamps})
 
 
+def _file_registry_serves(record: logging.LogRecord) -> bool:
+    """Feast warns that `serve_features_while_materializing` "typically has no effect" on a file
+    registry; it has (its registry reads the flag), and the server relies on it: drop the warning."""
+    return "`serve_features_while_materializing` is enabled but `registry_type` is 'file'" not in record.getMessage()
+
+
 def locked(repo_path: str, exclusive: bool = True):
     """The repository's lock: exclusive to write the store (tables, stream, online store), shared
     to read a training set, so that a reader never sees a load half done and two loads never
@@ -132,6 +151,7 @@ def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
     feast CLI reads too), picks a variant such as feature_store.production.yaml."""
     from feast import FeatureStore
 
+    logging.getLogger("feast.repo_config").addFilter(_file_registry_serves)  # once: a filter is added once
     fs_yaml_file = fs_yaml_file or os.environ.get("FEAST_FS_YAML_FILE_PATH")
     if not Path(fs_yaml_file or Path(repo_path, "feature_store.yaml")).is_file():
         raise LooplineError(f"{repo_path} is not a Feast repository: it has no feature_store.yaml")
