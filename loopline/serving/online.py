@@ -42,26 +42,37 @@ class OnlineFeatures:
             key: [UNKNOWN_KEY if v is None else v for v in requests[key].tolist()] for key in self.keys
         }
         try:
-            served = self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
-        except Exception as error:  # a dropped table, a store away: the store's fault, not the request's
-            self.problem = f"the online store of {self.repo_path} cannot be read: {type(error).__name__}: {error}"
-            raise OnlineStoreUnavailable(f"{self.problem}; run `loopline features load`") from None
+            served = self._read(entity_rows)
+        except Exception:  # Feast's file registry is rewritten in place by each load: read it again once
+            try:
+                self.store.refresh_registry()
+                served = self._read(entity_rows)
+            except Exception as error:  # a dropped table, a store away: the store's fault, not the request's
+                self.problem = f"the online store of {self.repo_path} cannot be read: {type(error).__name__}: {error}"
+                raise OnlineStoreUnavailable(f"{self.problem}; run `loopline features load`") from None
         given = {name: requests[name].array for name in requests}  # dtypes kept, no index to align
         return pd.DataFrame(given | {name: column for name, column in served.items() if name not in given})
 
+    def _read(self, entity_rows: dict[str, list]) -> dict[str, list]:
+        return self.store.get_online_features(features=self.service, entity_rows=entity_rows).to_dict()
+
     def check(self, probe: pd.DataFrame) -> str | None:
-        """Read the registry afresh and look `probe` up: the problem, or None when the store answers."""
-        try:
-            self.store.refresh_registry()
-            self.horizon = online_horizon(self.store)
-            self.rows(probe)
-        except OnlineStoreUnavailable:
-            return self.problem
-        except Exception as error:  # the registry itself is unreadable
-            self.problem = f"the feature registry of {self.repo_path} cannot be read: {type(error).__name__}: {error}"
-            return self.problem
-        self.problem = None
-        return None
+        """Read the registry afresh and look `probe` up: the problem, or None when the store answers.
+        A registry read while a load rewrites it is read again once before it counts."""
+        for _ in range(2):
+            try:
+                self.store.refresh_registry()
+                self.horizon = online_horizon(self.store)
+                self.rows(probe)
+            except OnlineStoreUnavailable:
+                continue
+            except Exception as error:  # the registry itself is unreadable
+                reason = f"{type(error).__name__}: {error}"
+                self.problem = f"the feature registry of {self.repo_path} cannot be read: {reason}"
+                continue
+            self.problem = None
+            return None
+        return self.problem
 
     def push(self, stream: str, events: pd.DataFrame) -> None:
         """Push `events` to a stream's online store (the next feature load appends them offline)."""
