@@ -239,7 +239,20 @@ class Replay(_Strict):
     batch: int = Field(default=100, gt=0)  # flights per V1 request
 
 
+class Drift(_Strict):
+    """How served model inputs are compared with a version's reference sample: Evidently's
+    statistical tests by column kind (p-value under 0.05: drifted), which account for a small
+    window, unlike its distance defaults for a large reference; `ignore` names the columns whose
+    drift a window always shows by construction (a day holds one weekday of one month, and one
+    day's weather)."""
+
+    num_method: str = "ks"
+    cat_method: str = "chisquare"
+    ignore: list[str] = []
+
+
 class Monitoring(_Strict):
+    drift: Drift = Drift()
     judge: Judge = Judge()
     policy: Policy = Policy()
     replay: Replay = Replay()
@@ -336,6 +349,9 @@ class Config(_Strict):
                     raise ValueError(f"{field}: '{name}' is not a column of the source or a lookup")
         if self.label.column in self.feature_names:
             raise ValueError(f"features: the label column '{self.label.column}' cannot be a feature")
+        for name in self.monitoring.drift.ignore:
+            if name not in self.feature_names:
+                raise ValueError(f"monitoring.drift.ignore: '{name}' is not a model input")
         return self
 
 

@@ -2,7 +2,6 @@
 LOOPLINE_HOME/runs/ (see loopline.home for the rest of the local state)."""
 
 import json
-import os
 import re
 import sys
 import threading
@@ -18,6 +17,7 @@ from loopline.config import DEFAULT_CONFIG, load_config
 from loopline.datasets import export_nycflights13
 from loopline.events import parse_date, read_events
 from loopline.home import data_dir, feature_repo_dir, registry_dir, runs_dir
+from loopline.output import redirected
 from loopline.steps.evaluate import SUMMARY
 from loopline.steps.ingest import split
 from loopline.steps.train import Hyperparameters
@@ -100,29 +100,18 @@ def _progress_from(log: Path):
     """Send this process's stdout and stderr (the tasks' subprocesses included) to `log` while
     inside; a thread follows it and writes each step's start and end to the real stdout. Yields
     the list the ERROR lines of the steps are collected in."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    out = os.fdopen(os.dup(saved[0]), "w", buffering=1)
     messages: list[str] = []
     done = threading.Event()
-    with open(log, "ab", buffering=0) as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
+    with redirected(log) as (out, _):
         follower = threading.Thread(target=_follow, args=(log, out, messages, done), daemon=True)
         follower.start()
         try:
             yield messages
         finally:
-            sys.stdout.flush()
+            sys.stdout.flush()  # what the last task printed, before the follower stops
             sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
             done.set()
             follower.join()
-            out.close()
 
 
 def _follow(log: Path, out, messages: list[str], done: threading.Event) -> None:

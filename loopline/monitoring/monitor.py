@@ -143,7 +143,10 @@ def _judge(config: Config, registry_uri: str, role: str, version: str, served: p
             numerical_columns=[*kinds["numeric"], *kinds["time"]], categorical_columns=kinds["categorical"]
         )
         current, ref = (Dataset.from_pandas(f, data_definition=definition) for f in (inputs, reference[columns]))
-        snapshot = Report([DataDriftPreset()]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
+        spec = config.monitoring.drift
+        judged = [c for c in columns if c not in spec.ignore]
+        preset = DataDriftPreset(columns=judged, num_method=spec.num_method, cat_method=spec.cat_method)
+        snapshot = Report([preset]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
         share, count = _drift(snapshot.dict())
         group.drift_share, group.drifted_columns = share, count
         snapshots.append(("drift", snapshot))

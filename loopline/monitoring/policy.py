@@ -99,6 +99,10 @@ def decide(config: Config, registry_uri: str, monitored: Monitoring, claim: bool
     found = Retraining(False, triggers(policy, windows, production, as_of), at=monitored.as_of)
     if not found.reasons:
         return found
+    pending = registry.pointed(registry_uri, config.name, registry.CANARY)
+    if pending is not None:  # a retraining now would replace it before its verdict
+        found.held = f"canary {pending.version} is still being judged"
+        return found
     last = registry.last_retraining(registry_uri, config.name)
     since = (as_of - pd.Timestamp(last["at"])) if last else None
     if last and not last["open"] and since < timedelta(days=policy.cooldown_days):

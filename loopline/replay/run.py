@@ -15,7 +15,6 @@ Nothing reads the future: the pipelines read a snapshot of the source as known a
 import contextlib
 import json
 import os
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ from loopline.events import local_day, read_events
 from loopline.features import store as features
 from loopline.monitoring import canary, policy
 from loopline.monitoring.monitor import monitor
+from loopline.output import redirected
 from loopline.predictions.store import PredictionStore, migrate
 from loopline.replay.server import Server
 from loopline.replay.world import DEPARTS, KNOWN, World
@@ -101,7 +101,7 @@ class Replay:
         """Run the replay; every library's and pipeline's output goes to the replay's log, the
         progress bar to the terminal. Returns the report."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log, _output_to(log) as terminal:
+        with redirected(self.log) as (_, terminal):
             return self._run(terminal)
 
     def _run(self, terminal) -> dict:
@@ -272,25 +272,3 @@ class Replay:
         self.progress.decisions += action in (canary.PROMOTE, canary.ROLLBACK)
         with self.log.open("a") as log:
             log.write(json.dumps(asdict(self.events[-1])) + "\n")
-
-
-@contextlib.contextmanager
-def _output_to(log):
-    """This process's stdout and stderr (subprocesses included) into `log` while inside; yields
-    the terminal's stderr, for the progress bar."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    try:
-        yield terminal
-    finally:
-        terminal.close()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)

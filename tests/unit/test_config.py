@@ -67,3 +67,9 @@ def test_missing_file_unknown_name_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         load_config(str(bad))
+
+
+def test_a_drift_column_to_ignore_must_be_a_model_input(tmp_path):
+    monitoring = {"drift": {"ignore": ["weekday", "wheather"]}}
+    with pytest.raises(ConfigError, match="monitoring.drift.ignore: 'wheather' is not a model input"):
+        load_config(write_config(tmp_path, monitoring=monitoring))
