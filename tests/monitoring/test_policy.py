@@ -128,3 +128,12 @@ def test_two_processes_racing_for_a_retraining_claim_it_once(models):
         last = registry.last_retraining(models, "flights")
         registry.release_retraining(models, "flights", last, pd.Timestamp(last["at"]).to_pydatetime(), "done")
     assert sum(d["action"] == RETRAIN for d in registry.decisions(models, "flights")) == 5
+
+
+def test_no_retraining_while_a_canary_awaits_its_verdict(models, tmp_path):
+    folder = tmp_path / "contender"
+    folder.mkdir()
+    registry.push(models, "flights", str(folder), {}, None, registry.CANARY)
+    held = decide(CONFIG, models, window(3, auc=0.74))  # a trigger fires, but a contender is out
+    assert not held.retrain and held.held == "canary 0002 is still being judged"
+    assert registry.last_retraining(models, "flights") is None
