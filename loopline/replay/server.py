@@ -14,6 +14,7 @@ from loopline.config import Config
 from loopline.errors import LooplineError
 
 READY_SECONDS = 180
+RETRIES = 4  # a 503 is tried again, 0.5 s doubling
 
 
 def free_port() -> int:
@@ -76,11 +77,15 @@ class Server:
         ]
         for instance in instances:
             instance["flight"] = int(instance["flight"])
-        answer = self.client.post(
-            f"{self.url}/v1/models/{self.config.name}:predict",
-            json={"instances": instances},
-            headers={"x-request-id": f"replay-{flights.index[0]}"},
-        )
+        for attempt in range(RETRIES):  # a 503 says: try again (as a client of a real service would)
+            answer = self.client.post(
+                f"{self.url}/v1/models/{self.config.name}:predict",
+                json={"instances": instances},
+                headers={"x-request-id": f"replay-{flights.index[0]}"},
+            )
+            if answer.status_code != 503:
+                break
+            time.sleep(0.5 * 2**attempt)
         if answer.status_code != 200:
             raise LooplineError(f"the server answered {answer.status_code}: {answer.text[:300]}")
         return answer.json()

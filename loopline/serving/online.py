@@ -1,7 +1,9 @@
 """The feature store, online: one request's rows with the feature service's current values, and
 whether the online store can answer at all."""
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +12,9 @@ from loopline.config import ENVIRONMENT, Config
 from loopline.errors import LooplineError
 from loopline.features.store import feature_store, online_horizon
 
+# Feast's file registry is rewritten in place (truncated, then written) by every load, so a read
+# can meet it half written: a failed read is tried again, READS times in all, PAUSE seconds apart.
+READS, PAUSE = 3, 0.05
 UNKNOWN_KEY = ""  # looked up for a null key: no request value is empty, so it matches nothing
 
 
@@ -41,13 +46,16 @@ class OnlineFeatures:
         entity_rows = {  # columns: no per-row dicts
             key: [UNKNOWN_KEY if v is None else v for v in requests[key].tolist()] for key in self.keys
         }
-        try:
-            served = self._read(entity_rows)
-        except Exception:  # Feast's file registry is rewritten in place by each load: read it again once
+        for attempt in range(READS):
             try:
-                self.store.refresh_registry()
                 served = self._read(entity_rows)
+                break
             except Exception as error:  # a dropped table, a store away: the store's fault, not the request's
+                if attempt + 1 < READS:  # or a registry read while a load rewrote it: read it again
+                    time.sleep(PAUSE)
+                    with contextlib.suppress(Exception):  # torn again: the next read says
+                        self.store.refresh_registry()
+                    continue
                 self.problem = f"the online store of {self.repo_path} cannot be read: {type(error).__name__}: {error}"
                 raise OnlineStoreUnavailable(f"{self.problem}; run `loopline features load`") from None
         given = {name: requests[name].array for name in requests}  # dtypes kept, no index to align
@@ -58,8 +66,10 @@ class OnlineFeatures:
 
     def check(self, probe: pd.DataFrame) -> str | None:
         """Read the registry afresh and look `probe` up: the problem, or None when the store answers.
-        A registry read while a load rewrites it is read again once before it counts."""
-        for _ in range(2):
+        A registry read while a load rewrites it is read again before it counts."""
+        for attempt in range(READS):
+            if attempt:
+                time.sleep(PAUSE)
             try:
                 self.store.refresh_registry()
                 self.horizon = online_horizon(self.store)
