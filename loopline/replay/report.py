@@ -147,7 +147,7 @@ def plot(report: dict, path: Path) -> None:
     bottom.set_ylabel("drift share")
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path, format="svg")
+    figure.savefig(path)  # the format by the suffix: svg for the report
     plt.close(figure)
 
 
