@@ -109,13 +109,11 @@ class Replay:
         from loopline.replay.report import write_report
 
         ensure_source(self.source)
-        self.folder.mkdir(parents=True, exist_ok=True)
         project = f"loopline_replay_{self.id.replace('-', '_')}"
         features.copy_repo(self.options.feature_repo or home.feature_repo_dir(), self.repo, project)
         self.world = World(self.config, self.source)
-        self.world.events["sampled"] = np.random.default_rng(self.options.seed).random(len(self.world.events)) < (
-            self.options.sample
-        )
+        draws = np.random.default_rng(self.options.seed).random(len(self.world.events))
+        self.world.events["sampled"] = draws < self.options.sample  # the same flights for the same seed
         migrate(self.store_url)
         self.store = PredictionStore(self.store_url)
         first = self._train(self.start, self.options.train_start, self._label_end(self.start), "production", FIRST)
@@ -161,18 +159,14 @@ class Replay:
                 )
                 bar.update()
 
+    @contextlib.contextmanager
     def _timed(self, part: str):
-        progress = self.progress
-
-        @contextlib.contextmanager
-        def timer():
-            started = time.perf_counter()
-            try:
-                yield
-            finally:
-                progress.seconds[part] += time.perf_counter() - started
-
-        return timer()
+        """Count the time inside towards `part` of the progress (where the time goes)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.progress.seconds[part] += time.perf_counter() - started
 
     def _refresh(self, clock: pd.Timestamp, full: bool) -> None:
         """Bring the feature store up to `clock`: at midnight every offline table from the

@@ -110,3 +110,17 @@ def test_train_takes_iso_dates_only(source, tmp_path, start):
     done = loopline(tmp_path, "train", "--source", source, "--start", start, "--end", "2013-03-01")
     assert done.returncode == 2 and f"start {start!r} is not a date like 2013-01-31" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train-end", "2013-04-01", "--end", "2013-05-01", "--sample", "2"], "--sample must be in (0, 1], got 2.0"),
+        (["--train-end", "2013-04-01", "--end", "2013-03-01"], "--end 2013-03-01 must be after --train-end 2013-04-01"),
+        (["--train-end", "April", "--end", "2013-05-01"], "--train-end 'April' is not a date like 2013-01-31"),
+    ],
+)
+def test_replay_refuses_bad_input_before_anything_runs(tmp_path, args, message):
+    done = loopline(tmp_path, "replay", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "replays").exists()
