@@ -51,7 +51,7 @@ bench-features: install ## Feast online latency and materialization, SQLite agai
 bench-serving: install ## loopline serve under open-loop load on loopback, against a bare kserve.Model and the lookup
 	$(BIN)/python benchmarks/serving.py
 
-compile: install ## write pipelines/training.yaml and features.yaml for the Kubeflow dashboard
+compile: install ## write pipelines/training.yaml, features.yaml and monitoring.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile
 
 clean: ## remove both environments
