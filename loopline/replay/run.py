@@ -182,7 +182,7 @@ class Replay:
                 lookups = str(self.world.lookups(clock, self.folder / "source"))
                 features.write_lookup_tables(self.config, lookups, self.repo)
             features.replay(self.world.streams(clock), self.repo, clock)
-            features.materialize(self.repo, clock)
+            features.materialize(self.repo, clock, check_lost=full)
 
     def _serve(self, clock: pd.Timestamp, later: pd.Timestamp) -> None:
         """Send the sampled flights due in [clock, later), then the outcomes known by then."""

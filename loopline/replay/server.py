@@ -34,7 +34,8 @@ class Server:
         self.token = "replay-" + str(self.port)
         loopline = str(Path(sys.executable).with_name("loopline"))
         self.args = [loopline, "serve", "--registry", registry, "--feature-repo", repo, "--store-url", store_url]
-        self.args += ["--port", str(self.port), "--token", self.token, "--shadow", "--poll-seconds", "0.5"]
+        # the registry read every 2 s: a pointer moved is served within two steps of the clock
+        self.args += ["--port", str(self.port), "--token", self.token, "--shadow", "--poll-seconds", "2"]
         self.process: subprocess.Popen | None = None
         self.client = httpx.Client(timeout=60)
 
