@@ -116,7 +116,8 @@ class Replay:
         self.world.events["sampled"] = draws < self.options.sample  # the same flights for the same seed
         migrate(self.store_url)
         self.store = PredictionStore(self.store_url)
-        first = self._train(self.start, self.options.train_start, self._label_end(self.start), "production", FIRST)
+        first_end = policy.training_end(self.config, self.start).isoformat()
+        first = self._train(self.start, self.options.train_start, first_end, "production", FIRST)
         if not first:
             raise LooplineError(f"the first model was not pushed: see {self.log}")
         self.frozen = first
@@ -256,10 +257,6 @@ class Replay:
         if not summary.succeeded:
             raise LooplineError(f"the training pipeline stopped: {summary.error} (log {summary.log})")
         return summary.pushed_version or ""
-
-    def _label_end(self, clock: pd.Timestamp) -> str:
-        days = pd.Timedelta(days=self.config.monitoring.policy.label_delay_days)
-        return (clock.tz_convert(self.config.source.timezone) - days).date().isoformat()
 
     def _note(self, clock: pd.Timestamp, action: str, version: str, reason: str) -> None:
         self.events.append(Event(clock.isoformat(), action, version, reason))
