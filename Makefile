@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-fast bench bench-features bench-serving compile clean
+.PHONY: help install demo lint test test-long test-fast bench bench-features bench-serving compile clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ lint: install ## ruff: style and common bugs
 
 test: lint ## lint, then every test (unit, component, pipeline)
 	$(BIN)/pytest
+
+test-long: install ## the long checks left out of `make test` (a replay run twice: the same seed, the same figures)
+	$(BIN)/pytest -m long
 
 test-fast: install ## only the unit tests
 	$(BIN)/pytest tests/unit

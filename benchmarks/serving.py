@@ -9,9 +9,11 @@ pushed), then, in one run:
 The load is open-loop: requests leave at fixed times whatever the latency (a slow answer does not
 slow the sender), and each latency is counted from the time its request was due. Each server
 (and the lookup) first answers 100 requests that are not counted; each rate runs for --seconds.
-Prints a Markdown table per rate and the highest rate held with p99 under 50 ms.
+Then, as the replay sends them, requests of 1 and of 100 flights one after another: flights
+scored per second through each server. Prints a Markdown table per rate and per batch size and
+the highest rate held with p99 under 50 ms.
 
-    python benchmarks/serving.py [--rates 50 100 200 300 400] [--seconds 10]
+    python benchmarks/serving.py [--rates 50 100 200 300 400] [--seconds 10] [--batches 1 100]
 """
 
 import argparse
@@ -131,6 +133,24 @@ async def open_loop(url: str, bodies: list[dict], rate: float, seconds: float) -
     return {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "errors": errors, "n": len(latencies)}
 
 
+def batched(url: str, instances: list[dict], size: int, seconds: float) -> dict:
+    """Requests of `size` instances sent one after another for `seconds` (as the replay sends
+    them): flights scored per second, and each request's p50 and p99."""
+    latencies, scored = [], 0
+    with httpx.Client(timeout=60) as client:
+        ended = time.perf_counter() + seconds
+        while time.perf_counter() < ended:
+            first = (len(latencies) * size) % len(instances)
+            body = {"instances": (instances * 2)[first : first + size]}
+            began = time.perf_counter()
+            response = client.post(url, json=body)
+            latencies.append((time.perf_counter() - began) * 1000)
+            response.raise_for_status()
+            scored += size
+    rate = scored / (sum(latencies) / 1000)
+    return {"flights/s": rate, "p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "n": len(latencies)}
+
+
 def steps_in_process(registry_uri: str, repo: str, requests: list[dict], count: int = 500) -> dict[str, dict]:
     """p50 and p99 of each step of one 1-row request, in this process: where the path's time goes.
     The Feast lookup is the "lookup alone" of the comparison."""
@@ -160,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 300, 400])
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 100], help="instances per request, one at a time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -184,6 +205,13 @@ def main() -> None:
             for _, port, bodies in paths:  # warm up: the first calls trace the model and fill caches
                 for body in bodies[:WARM_UP]:
                     httpx.post(f"http://127.0.0.1:{port}/v1/models/flights:predict", json=body, timeout=30)
+            sizes = []
+            for size in args.batches:
+                for name, port, bodies in paths:
+                    url = f"http://127.0.0.1:{port}/v1/models/flights:predict"
+                    result = batched(url, [b["instances"][0] for b in bodies], size, args.seconds)
+                    print(f"  batches of {size} {name}: {result}", flush=True)
+                    sizes.append((size, name, result))
             results = []
             for rate in args.rates:
                 for name, port, bodies in paths:
@@ -201,6 +229,15 @@ def main() -> None:
     print("\n| rate (req/s) | path | p50 ms | p99 ms | errors |\n|---:|---|---:|---:|---:|")
     for rate, name, r in results:
         print(f"| {rate:.0f} | {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} of {r['n']} |")
+    print("\n| instances per request, one at a time | path | flights/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|")
+    for size, name, r in sizes:
+        print(f"| {size} | {name} | {r['flights/s']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} |")
+    by_size = {}
+    for size, name, r in sizes:
+        by_size.setdefault(size, {})[name] = r["flights/s"]
+    for size, pair in by_size.items():
+        ratio = pair["loopline serve (whole path)"] / pair["bare kserve.Model (no lookup)"]
+        print(f"batches of {size}: loopline serve scores {ratio:.2f}x the flights per second of the bare model")
     by_rate = {}
     for rate, name, r in results:
         by_rate.setdefault(rate, {})[name] = r

@@ -167,6 +167,7 @@ def cmd_dashboard(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    from loopline.replay.report import time_spent
     from loopline.replay.run import Replay, ReplayOptions
 
     names = ("train_start", "train_end", "end", "sample", "seed", "config", "source", "feature_repo")
@@ -184,6 +185,7 @@ def cmd_replay(args) -> int:
         )
     for event in report["timeline"]:
         print(f"  {event['clock'][:16]}  {event['action']:<8} {event['version']:<5} {event['reason']}")
+    print(time_spent(report))
     print(f"report          {report['files']['html']}")
     print(f"figures         {report['files']['json']}")
     return 0

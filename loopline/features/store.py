@@ -14,6 +14,7 @@ Offline tables, written into `<repo>/data/` from the source, each row stamped wh
   place's live state).
 """
 
+import functools
 import logging
 import os
 import shutil
@@ -182,21 +183,47 @@ def replay(
     have arrived. Returns the number of events pushed per stream."""
     from feast.data_source import PushMode
 
-    store = feature_store(repo_path, fs_yaml_file)
-    registered = {s.name for s in store.list_data_sources()}
+    store = _push_store(repo_path, pushes, fs_yaml_file)
     pushed = {}
     for name, stream in pushes.items():
+        seen = pd.read_parquet(Path(repo_path, "data", f"{name}.parquet"), columns=[EVENT_TIMESTAMP])
+        since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
+        todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
+        for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):  # each appended offline
+            store.push(name, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
+        pushed[name] = len(todo)
+    return pushed
+
+
+def push_online(pushes: dict[str, pd.DataFrame], repo_path: str) -> dict[str, int]:
+    """Push each stream's `pushes` to the online store alone, as they arrive; their offline copy
+    is the caller's to write (`write_streams`, say once a day). Returns events pushed per stream."""
+    from feast.data_source import PushMode
+
+    store = _push_store(repo_path, pushes)
+    for name, events in pushes.items():
+        if len(events):  # in one push: the online store keeps each key's newest
+            store.push(name, _microseconds(events.reset_index(drop=True)), to=PushMode.ONLINE)
+    return {name: len(events) for name, events in pushes.items()}
+
+
+def write_streams(streams: dict[str, pd.DataFrame], repo_path: str) -> None:
+    """Replace each stream's offline table with `streams` (everything it has received): what
+    pushing them offline one by one leaves, in one write instead of one rewrite per push."""
+    for name, events in streams.items():
+        _write_atomic(events, Path(repo_path, "data", f"{name}.parquet"))
+
+
+def _push_store(repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None):
+    """The store, once every stream of `pushes` is known to be registered as a push source."""
+    store = feature_store(repo_path, fs_yaml_file)
+    registered = {s.name for s in store.list_data_sources()}
+    for name in pushes:
         if name not in registered:
             raise LooplineError(
                 f"push source '{name}' is not registered for {repo_path}: run `feast apply` there first"
             )
-        seen = pd.read_parquet(Path(repo_path, "data", f"{name}.parquet"), columns=[EVENT_TIMESTAMP])
-        since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
-        todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
-        for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):
-            store.push(name, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
-        pushed[name] = len(todo)
-    return pushed
+    return store
 
 
 def batch_views(store) -> list:
@@ -270,12 +297,38 @@ def materialize(
         store.materialize(start_date=STATIC_SINCE.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=lost)
         windows |= {name: (STATIC_SINCE.isoformat(), end.isoformat()) for name in lost}
     store.refresh_registry()
+    due: dict[pd.Timestamp, list[str]] = {}
     for view in batch_views(store):
         begin = start or (pd.Timestamp(view.most_recent_end_time) if view.most_recent_end_time else STATIC_SINCE)
-        if begin < end:
-            store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=[view.name])
         windows.setdefault(view.name, (begin.isoformat(), end.isoformat()))
+        if begin >= end:
+            continue
+        if start is None and not _stamped_within(view.batch_source, begin, end):
+            # nothing new to load: recorded as loaded (as Feast records a window it loaded), no engine run
+            store.registry.apply_materialization(view, store.project, begin.to_pydatetime(), end.to_pydatetime())
+        else:
+            due.setdefault(begin, []).append(view.name)
+    for begin, names in due.items():
+        store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=names)
     return windows
+
+
+def _stamped_within(source, begin: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether a batch source holds a row stamped in [begin, end]; True when it cannot be told
+    (not a local file)."""
+    path = Path(getattr(source, "path", "") or "")
+    if not path.is_file():
+        return True
+    stamps = _stamps(str(path), path.stat().st_mtime_ns)
+    first = np.searchsorted(stamps, begin.to_datetime64(), side="left")
+    return first < len(stamps) and stamps[first] <= end.to_datetime64()
+
+
+@functools.lru_cache(maxsize=16)
+def _stamps(path: str, mtime_ns: int) -> np.ndarray:
+    """A table's event timestamps, sorted (UTC, naive), read once per version of the file."""
+    stamps = pd.read_parquet(path, columns=[EVENT_TIMESTAMP])[EVENT_TIMESTAMP]
+    return np.sort(stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
 
 
 def load(

@@ -107,6 +107,7 @@ def write_report(replay) -> dict:
         "weeks": weeks(rows, monitored, zone),
         "timeline": [asdict(event) for event in replay.events],
         "progress": asdict(replay.progress),
+        "days": (replay.end - replay.start) / pd.Timedelta(days=1),
     }
     folder = Path(replay.folder)
     (folder / "report.json").write_text(json.dumps(report, indent=1, default=float))
@@ -172,8 +173,17 @@ def page(report: dict, svg: str) -> str:
         else "Too few labelled flights for a headline."
     )
     header = "".join(f"<th>{n}</th>" for n in names)
+    summary += f"<p>{html.escape(time_spent(report))}</p>"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
         f"<h1>{title}</h1><p>{summary}</p>{svg}<h2>Weeks</h2><table border='1' cellpadding='4'>"
         f"<tr>{header}</tr>{rows}</table><h2>Timeline</h2><ul>{timeline}</ul></body></html>"
     )
+
+
+def time_spent(report: dict) -> str:
+    """Where the replay's wall time went, and per simulated month (30 days)."""
+    seconds = report["progress"]["seconds"]
+    parts = ", ".join(f"{part} {seconds[part]:.0f} s" for part in seconds if part != "all")
+    month = seconds["all"] / report["days"] * 30
+    return f"time: {parts}; {seconds['all']:.0f} s in all, {month:.0f} s per simulated month"

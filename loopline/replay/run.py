@@ -1,10 +1,11 @@
 """`loopline replay`: the whole loop on the source's own clock, against a live `loopline serve`.
 
 One clock, the replay's (never the wall clock, so a replay repeats). At each step the feature
-store is brought up to the clock (the streams pushed, the weather hour that came in, the batch
-views materialized; every table rewritten from what is known at each midnight), the flights
-scheduled in the step are sent to the server (V1, batched, a sample of them), and each sampled
-flight's outcome is posted when it became known. Every `monitor_hours` the monitor judges the
+store is brought up to the clock (the streams' new events pushed online, the weather hour that
+came in, the batch views with new rows materialized; every offline table, the streams' too,
+rewritten from what is known at each midnight), the flights scheduled in the step are sent to
+the server (V1, batched, a sample of them), and each sampled flight's outcome is posted when it
+became known. Every `monitor_hours` the monitor judges the
 period's departures, the canary judge decides on everything the canary scored so far, and the
 retraining policy may start the training pipeline (kfp.local, the same pipeline a cluster
 runs) on a window that ends before the clock; its contender goes to the canary, in the shadow.
@@ -69,7 +70,10 @@ class Progress:
     outcomes: int = 0
     retrainings: int = 0
     decisions: int = 0
-    seconds: dict = field(default_factory=lambda: dict.fromkeys(["features", "serving", "monitoring", "training"], 0.0))
+    # where the (wall) time goes: the parts of the loop, and in all up to the report
+    seconds: dict = field(
+        default_factory=lambda: dict.fromkeys(["features", "serving", "monitoring", "training", "all"], 0.0)
+    )
 
 
 class Replay:
@@ -95,6 +99,7 @@ class Replay:
         self.store_url = f"sqlite:///{self.folder / 'predictions.db'}"
         self.log = self.folder / "replay.log"
         self.events: list[Event] = []
+        self.pushed: pd.Timestamp | None = None  # the streams are in the online store up to here
         self.progress = Progress()
 
     def run(self) -> dict:
@@ -108,10 +113,12 @@ class Replay:
         from loopline.local import ensure_source
         from loopline.replay.report import write_report
 
+        started = time.perf_counter()
         ensure_source(self.source)
         project = f"loopline_replay_{self.id.replace('-', '_')}"
         features.copy_repo(self.options.feature_repo or home.feature_repo_dir(), self.repo, project)
         self.world = World(self.config, self.source)
+        self.world.check(self.start, self.end)
         draws = np.random.default_rng(self.options.seed).random(len(self.world.events))
         self.world.events["sampled"] = draws < self.options.sample  # the same flights for the same seed
         migrate(self.store_url)
@@ -129,6 +136,7 @@ class Replay:
             self._loop(terminal)
         finally:
             self.server.stop()
+        self.progress.seconds["all"] = time.perf_counter() - started  # up to the report
         return write_report(self)
 
     def _loop(self, terminal) -> None:
@@ -182,7 +190,10 @@ class Replay:
             else:
                 lookups = str(self.world.lookups(clock, self.folder / "source"))
                 features.write_lookup_tables(self.config, lookups, self.repo)
-            features.replay(self.world.streams(clock), self.repo, clock)
+            if full:  # the streams' offline copy, once a day; the online store gets every step's events
+                features.write_streams(self.world.streams(clock), self.repo)
+            features.push_online(self.world.streams(clock, since=self.pushed), self.repo)
+            self.pushed = clock
             features.materialize(self.repo, clock, check_lost=full)
 
     def _serve(self, clock: pd.Timestamp, later: pd.Timestamp) -> None:
@@ -194,7 +205,7 @@ class Replay:
             for first in range(0, len(due), batch):
                 self.server.predict(due.iloc[first : first + batch])
             self.progress.flights += len(due)
-            known = self.world.outcomes(clock, later, self.config.monitoring.replay.unarrived_hours)
+            known = self.world.outcomes(clock, later)
             known = known[known["sampled"]]
             for first in range(0, len(known), 500):
                 self.server.post_outcomes(self._outcomes(known.iloc[first : first + 500]))
@@ -243,6 +254,8 @@ class Replay:
 
             outcome = policy.retrain(self.config, self.registry, decided, run)
             self._note(clock, "trained", "", outcome)
+        pointed = {pointer: registry.pointed(self.registry, self.config.name, pointer) for pointer in registry.POINTERS}
+        self.server.serving({pointer: found and found.version for pointer, found in pointed.items()})
 
     def _train(self, clock: pd.Timestamp, start: str, end: str, push_to: str, trigger: str) -> str:
         """The training pipeline through kfp.local on the source as known at `clock`; the version

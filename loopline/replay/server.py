@@ -91,6 +91,21 @@ class Server:
             raise LooplineError(f"the server answered {answer.status_code}: {answer.text[:300]}")
         return answer.json()
 
+    def serving(self, versions: dict[str, str | None], seconds: float = 60) -> None:
+        """Wait until the server serves `versions` (pointer: version or None): a replay moves on
+        only once a moved pointer is followed, so that which model scores which flight does not
+        depend on the wall clock (the same seed, the same figures)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            status = self.client.get(f"{self.url}/v1/models/{self.config.name}/status").json()
+            if all(status.get(pointer) == version for pointer, version in versions.items()):
+                return
+            if time.monotonic() > deadline:
+                raise LooplineError(
+                    f"the server did not follow the registry to {versions} in {seconds:.0f} s: {status}"
+                )
+            time.sleep(0.2)
+
     def post_outcomes(self, outcomes: list[dict]) -> dict:
         answer = self.client.post(
             f"{self.url}/v1/outcomes", json={"outcomes": outcomes}, headers={"authorization": f"Bearer {self.token}"}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from loopline.config import Config
+from loopline.errors import DataError
 from loopline.events import event_time, read_events
 from loopline.features.history import EVENT_TIMESTAMP, known_at
 from loopline.features.store import streams, zones
@@ -43,7 +44,32 @@ class World:
         ).sort_values(DEPARTS, kind="stable", ignore_index=True)
         self.left = self.events[DEPARTS] + pd.to_timedelta(self.events[live.delay], unit="min")  # NaT: never
         self._streams = streams(config, events, self.places)
+        never = self.events[KNOWN].isna()
+        expected = self._expected_arrival(self.events[never]) + pd.Timedelta(
+            hours=config.monitoring.replay.unarrived_hours
+        )
+        self.told = self.events[KNOWN].where(~never, expected)  # when each outcome is told (see `outcomes`)
         self._tables: dict[str, pd.DataFrame] = {}  # the lookup tables, read once
+
+    def check(self, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        """Refuse a source whose flights in [start, end) cannot all be sent as requests (a day
+        with a request field missing, the aircraft aside), or with flights of no departure time:
+        DataError naming the table, the days, the fields and how many flights."""
+        table, zone = self.config.source.table, self.config.source.timezone
+        problems = []
+        timeless = self.events[DEPARTS].isna()
+        if timeless.any():
+            problems.append(f"{timeless.sum()} flight(s) have no {self.config.source.timestamp}")
+        required = [f for f in self.config.request_fields if f != self.config.history.previous]
+        window = self.events[(self.events[DEPARTS] >= start) & (self.events[DEPARTS] < end)]
+        missing = window[required].isna()
+        bad = window[missing.any(axis=1)]
+        for day, flights in bad.groupby(bad[DEPARTS].dt.tz_convert(zone).dt.date):
+            fields = [f for f in required if missing.loc[flights.index, f].any()]
+            problems.append(f"{day}: {len(flights)} flight(s) without {', '.join(fields)}")
+        if problems:
+            shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            raise DataError(f"{self.source}: table '{table}' cannot be replayed: {shown}")
 
     def snapshot(self, now: pd.Timestamp, folder: str | Path) -> Path:
         """Write the source as known at `now` into `folder` (Parquet, the source's layout)."""
@@ -75,24 +101,25 @@ class World:
             rows.to_parquet(folder / f"{lookup.table}.parquet", index=False)
         return folder
 
-    def streams(self, now: pd.Timestamp) -> dict[str, pd.DataFrame]:
-        """Each feature stream's events stamped up to `now`."""
-        return {name: stream[stream[EVENT_TIMESTAMP] <= now] for name, stream in self._streams.items()}
+    def streams(self, now: pd.Timestamp, since: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
+        """Each feature stream's events stamped up to `now` (and after `since`, if given)."""
+        out = {}
+        for name, stream in self._streams.items():
+            stamps = stream[EVENT_TIMESTAMP]
+            out[name] = stream[(stamps <= now) & (stamps > since)] if since is not None else stream[stamps <= now]
+        return out
 
     def due(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """The flights scheduled to depart in [start, end), in time order, with their departure."""
         events = self.events
         return events[(events[DEPARTS] >= start) & (events[DEPARTS] < end)]
 
-    def outcomes(self, start: pd.Timestamp, end: pd.Timestamp, unarrived_hours: float) -> pd.DataFrame:
+    def outcomes(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """The flights whose outcome became known in [start, end), with `known` set to when: the
-        gate arrival, or `unarrived_hours` after the scheduled arrival for one that never came."""
-        events = self.events
-        never = events[KNOWN].isna()
-        expected = self._expected_arrival(events[never]) + pd.Timedelta(hours=unarrived_hours)
-        known = events[KNOWN].where(~never, expected)
-        picked = (known >= start) & (known < end)
-        return events[picked].assign(**{KNOWN: known[picked]}).sort_values(KNOWN, kind="stable")
+        gate arrival, or `unarrived_hours` (config.monitoring.replay) after the scheduled arrival
+        for one that never came."""
+        picked = (self.told >= start) & (self.told < end)
+        return self.events[picked].assign(**{KNOWN: self.told[picked]}).sort_values(KNOWN, kind="stable")
 
     def _expected_arrival(self, events: pd.DataFrame) -> pd.Series:
         """The scheduled arrival (UTC) of flights that never arrived: their arrival's schedule

@@ -17,6 +17,7 @@ from loopline.features.store import (
     feature_store,
     load,
     materialize,
+    online_horizon,
     replay,
     streams,
     training_set,
@@ -225,3 +226,24 @@ def test_pushing_before_feast_apply_says_so(source, tmp_path):
     with pytest.raises(LooplineError, match="run `feast apply` there first"):
         config = load_config("flights")
         replay(streams(config, read_events(config, source), zones(config, source)), str(folder), END)
+
+
+def test_a_step_loads_the_views_with_new_rows_and_records_the_others_as_loaded(sqlite_repo, source, tmp_path):
+    """An hourly load: every batch view counts as loaded up to the step's end (the online horizon),
+    and the online values are those of one load up to that end."""
+    config = load_config("flights")
+    folder = copy_repo(REPO, tmp_path / "repo", "loopline_steps")
+    earlier = END - pd.Timedelta(hours=5)
+    load(config, source, str(folder), earlier)
+    windows = materialize(str(folder), END, check_lost=False)
+    store = feature_store(str(folder))
+    assert online_horizon(store) == END
+    assert set(windows.values()) == {(earlier.isoformat(), END.isoformat())} and len(windows) == 6
+    at = END - pd.Timedelta(hours=2)  # its weather hour came in during the step
+    rows = [flight("N14228", at=at), flight("N24211", "JFK", "MIA", "AA", at), flight("N619AA", "LGA", "ATL", "DL", at)]
+    loaded_at_once = online(store_of(sqlite_repo), rows)
+    stepped = online(store, rows)
+    batch = WEATHER + PLANE + ["distance", "route_late_rate", "carrier_late_rate", "scheduled_departures"]
+    for name in batch:
+        assert all(same(x, y) for x, y in zip(loaded_at_once[name], stepped[name], strict=True)), name
+    assert None not in stepped["temp"]

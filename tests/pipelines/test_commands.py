@@ -124,3 +124,18 @@ def test_replay_refuses_bad_input_before_anything_runs(tmp_path, args, message):
     done = loopline(tmp_path, "replay", *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "replays").exists()
+
+
+def test_replay_stops_before_it_starts_on_a_bad_day_in_the_source(source, tmp_path):
+    bad = tmp_path / "source"
+    shutil.copytree(source, bad)
+    flights = pd.read_parquet(bad / "flights.parquet")
+    day = flights.time_hour.dt.tz_convert("America/New_York").dt.date.astype(str) == "2013-01-23"
+    flights.loc[flights.index[day][:3], "carrier"] = None
+    flights.loc[flights.index[day][3:4], "dest"] = None
+    flights.to_parquet(bad / "flights.parquet")
+    args = ["--source", str(bad), "--train-end", "2013-01-20", "--end", "2013-01-25"]
+    done = loopline(tmp_path, "replay", *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "table 'flights' cannot be replayed: 2013-01-23: 4 flight(s) without carrier, dest" in done.stderr
+    assert not list(tmp_path.glob("replays/*/registry"))  # stopped before the first model

@@ -13,6 +13,7 @@ import pytest
 
 from loopline import registry
 from loopline.features.history import EVENT_TIMESTAMP
+from loopline.replay.report import time_spent
 from loopline.replay.run import Replay, ReplayOptions
 from loopline.replay.world import AHEAD
 from tests.conftest import REPO, write_config
@@ -49,19 +50,22 @@ def replayed(source, tmp_path_factory):
         if clock == pd.Timestamp("2013-01-24T12:00", tz="America/New_York"):
             replay.server.restart()  # SIGTERM in the middle: its log drained, then a new process
 
-    options = ReplayOptions(
+    replay = Replay(options(folder / "run", config, planted), on_step=step)
+    return replay, replay.run(), seen
+
+
+def options(folder: Path, config: str, source: Path) -> ReplayOptions:
+    return ReplayOptions(
         train_end="2013-01-22",
         end="2013-01-26",
         sample=0.12,
         seed=3,
         config=config,
-        source=str(planted),
-        folder=str(folder / "run"),
+        source=str(source),
+        folder=str(folder),
         feature_repo=str(REPO),
         hyperparameters={"epochs": 2, "ensemble": 1},
     )
-    replay = Replay(options, on_step=step)
-    return replay, replay.run(), seen
 
 
 def test_the_loop_retrains_and_judges_on_its_own_clock(replayed):
@@ -107,3 +111,17 @@ def test_the_report_json_and_html_agree(replayed):
     assert page.count("<tr>") == len(saved["weeks"]) + 1 and "<svg" in page
     assert all(event["reason"] in page for event in saved["timeline"])
     assert Path(report["files"]["svg"]).read_text().startswith("<?xml")
+    seconds = saved["progress"]["seconds"]
+    assert 0 < sum(v for part, v in seconds.items() if part != "all") <= seconds["all"] and time_spent(saved) in page
+
+
+@pytest.mark.long
+def test_the_same_seed_gives_the_same_figures(replayed):
+    """A second replay of the same window, sample and seed (another 3 minutes: `make test-long`)."""
+    first, report, _ = replayed
+    again = Replay(options(first.folder.parent / "again", first.options.config, Path(first.source))).run()
+    figures = ("overall", "weeks", "headline")
+    assert {k: report[k] for k in figures} == {k: again[k] for k in figures}
+    assert [(e["action"], e["version"]) for e in report["timeline"]] == [
+        (e["action"], e["version"]) for e in again["timeline"]
+    ]

@@ -47,11 +47,14 @@ def test_a_snapshot_holds_only_what_is_known_at_the_clock(world, tmp_path):
 
 
 def test_streams_requests_and_outcomes_are_cut_at_the_clock(world):
+    hour_before = world.streams(NOW, since=NOW - pd.Timedelta(hours=1))
     for name, stream in world.streams(NOW).items():
         assert stream[EVENT_TIMESTAMP].max() <= NOW and len(stream) > 1000, name
+        recent = stream[stream[EVENT_TIMESTAMP] > NOW - pd.Timedelta(hours=1)]
+        assert len(recent) > 5 and hour_before[name].equals(recent), name
     hour = world.due(NOW, NOW + pd.Timedelta(hours=1))
     assert len(hour) > 20 and hour[DEPARTS].between(NOW, NOW + pd.Timedelta(hours=1), inclusive="left").all()
-    outcomes = world.outcomes(NOW, NOW + pd.Timedelta(hours=1), unarrived_hours=3)
+    outcomes = world.outcomes(NOW, NOW + pd.Timedelta(hours=1))
     assert outcomes[KNOWN].between(NOW, NOW + pd.Timedelta(hours=1), inclusive="left").all()
     never = outcomes[outcomes.arr_delay.isna()]
     assert len(outcomes) > 20 and (never[KNOWN] > never[DEPARTS]).all()  # a cancellation reported after
