@@ -5,7 +5,10 @@ from contextlib import contextmanager
 
 
 class LooplineError(Exception):
-    """Base of every error that is reported as a message, never a stack trace."""
+    """Base of every error that is reported as a message, never a stack trace; the command
+    exits with `exit_status` (2: the input was at fault)."""
+
+    exit_status = 2
 
 
 class ConfigError(LooplineError):

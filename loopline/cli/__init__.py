@@ -9,11 +9,11 @@ from loopline.errors import LooplineError
 
 
 def parser() -> argparse.ArgumentParser:
-    from loopline.cli import loop, serving, training
+    from loopline.cli import cluster, loop, serving, training
 
     top = argparse.ArgumentParser(prog="loopline", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
-    for group in (training, serving, loop):
+    for group in (training, serving, loop, cluster):
         group.add_commands(sub)
     return top
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except LooplineError as error:
         print(f"loopline: {error}", file=sys.stderr)
-        return 2
+        return error.exit_status
     except Exception as error:  # one line for the user; LOOPLINE_DEBUG=1 shows the trace
         if os.environ.get("LOOPLINE_DEBUG"):
             raise
