@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-long test-fast bench bench-features bench-serving compile clean
+.PHONY: help install demo lint test test-long test-fast bench bench-features bench-serving compile images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,16 @@ bench-serving: install ## loopline serve under open-loop load on loopback, again
 
 compile: install ## write pipelines/training.yaml, features.yaml and monitoring.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile
+
+# The images are tagged with the package version, as the compiled pipelines and manifests/ name them.
+VERSION := $(shell sed -n 's/^version = //p' setup.cfg)
+REGISTRY ?= ghcr.io/loopline
+ENGINE ?= $(shell command -v docker || command -v podman)
+
+images: ## build the suite and serving images (docker/) with Docker or Podman
+	@if [ -z "$(ENGINE)" ] || ! $(ENGINE) info >/dev/null 2>&1; then 		echo "make images: no Docker or Podman engine answers here ($(or $(ENGINE),neither is installed)); build docker/*.Dockerfile where one does" >&2; 		exit 1; fi
+	$(ENGINE) build -f docker/suite.Dockerfile -t $(REGISTRY)/loopline:$(VERSION) .
+	$(ENGINE) build -f docker/serving.Dockerfile -t $(REGISTRY)/loopline-serving:$(VERSION) .
 
 clean: ## remove both environments
 	rm -rf $(VENV) $(TFDV_VENV)

@@ -18,12 +18,14 @@ def monitor_component(
     report: Output[HTML],
     metrics: Output[Metrics],
 ) -> str:
-    """Drift and quality of the predictions served for departures in [start, end), on outcomes
+    """Drift and quality of the predictions served for departures in [start, end) (from the store
+    at `store_url`, "" for LOOPLINE_STORE_URL or the local default), on outcomes
     known by `as_of` ("" for the end), per version and role; the Evidently reports as the HTML
     artifact, the figures as metrics (`<role>_<version>_<figure>`), snapshots into `workspace`
     ("" for none). Returns the figures as JSON."""
     import json
 
+    from loopline import home
     from loopline.config import load_config
     from loopline.errors import reported
     from loopline.monitoring.monitor import monitor_window
@@ -31,7 +33,14 @@ def monitor_component(
 
     with reported():
         result = monitor_window(
-            load_config(config), PredictionStore(store_url), registry, start, end, as_of, report.path, workspace or None
+            load_config(config),
+            PredictionStore(store_url or home.store_url()),
+            registry,
+            start,
+            end,
+            as_of,
+            report.path,
+            workspace or None,
         )
     for group in result.groups:
         for figure in ("predictions", "coverage", "auc", "log_loss", "drift_share"):

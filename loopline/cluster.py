@@ -21,6 +21,7 @@ from loopline.errors import LooplineError
 
 PIPELINES = ("training", "features", "monitoring")
 EXPERIMENT = "loopline"
+SERVICE_ACCOUNT = "loopline-pipeline"  # manifests/base: may read and write the buckets, nothing else
 KINDS = {"STRING": str, "NUMBER_INTEGER": int, "NUMBER_DOUBLE": float, "BOOLEAN": bool, "LIST": list, "STRUCT": dict}
 
 
@@ -60,7 +61,7 @@ def package(pipeline: str, folder: str | Path) -> Package:
             known = ", ".join(PIPELINES)
             raise LooplineError(f"pipeline {pipeline!r} is neither one of {known} nor a compiled YAML file")
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = next(yaml.safe_load_all(path.read_text()))  # the pipeline; then its platform spec
         parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
         return Package(path, spec["pipelineInfo"]["name"], {k: v["parameterType"] for k, v in parameters.items()})
     except (yaml.YAMLError, KeyError, TypeError, AttributeError):
@@ -143,8 +144,15 @@ class Pipelines:
     def experiment(self, name: str) -> str:
         return self._call("find or create the experiment", lambda: self.client.create_experiment(name).experiment_id)
 
-    def submit(self, package: Package, params: dict, experiment: str = EXPERIMENT, run_name: str | None = None) -> str:
-        """Start one run of `package`; its run id."""
+    def submit(
+        self,
+        package: Package,
+        params: dict,
+        experiment: str = EXPERIMENT,
+        run_name: str | None = None,
+        service_account: str = SERVICE_ACCOUNT,
+    ) -> str:
+        """Start one run of `package` as `service_account`; its run id."""
         experiment_id = self.experiment(experiment)
         run = self._call(
             "create the run",
@@ -153,6 +161,7 @@ class Pipelines:
                 job_name=run_name or package.name,
                 pipeline_package_path=str(package.path),
                 params=params,
+                service_account=service_account,
             ),
         )
         return run.run_id
@@ -166,7 +175,13 @@ class Pipelines:
         return found.recurring_runs or []
 
     def schedule(
-        self, name: str, expression: str, package: Package, params: dict, experiment: str = EXPERIMENT
+        self,
+        name: str,
+        expression: str,
+        package: Package,
+        params: dict,
+        experiment: str = EXPERIMENT,
+        service_account: str = SERVICE_ACCOUNT,
     ) -> tuple[str, list[str]]:
         """Schedule `package` as the recurring run `name`, replacing any of that name (see the
         module's doc). Returns the new id and the replaced ones."""
@@ -184,6 +199,7 @@ class Pipelines:
                 pipeline_package_path=str(package.path),
                 params=params,
                 enabled=not old,
+                service_account=service_account,
             ),
         ).recurring_run_id
         for run_id in old:

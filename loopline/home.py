@@ -26,8 +26,9 @@ def feature_repo_dir() -> Path:
 
 
 def store_url() -> str:
-    """The default prediction store: SQLite under LOOPLINE_HOME."""
-    return f"sqlite:///{home() / 'predictions.db'}"
+    """The default prediction store: LOOPLINE_STORE_URL (a Secret on a cluster), else SQLite under
+    LOOPLINE_HOME."""
+    return os.environ.get("LOOPLINE_STORE_URL") or f"sqlite:///{home() / 'predictions.db'}"
 
 
 def runs_dir() -> Path:

@@ -6,10 +6,12 @@ from kfp import dsl
 
 from loopline.components.load_features import load_features_component
 from loopline.config import DEFAULT_CONFIG
+from loopline.pipelines.platform import on_cluster
 
 PIPELINE_NAME = "loopline-features"
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Load the Feast feature store up to a time.")
 def features_pipeline(source: str, feature_repo: str, end: str, config: str = DEFAULT_CONFIG) -> str:
-    return load_features_component(config=config, source=source, feature_repo=feature_repo, end=end).outputs["Output"]
+    loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
+    return on_cluster(loaded, "load-features").outputs["Output"]

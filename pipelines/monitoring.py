@@ -8,6 +8,7 @@ from loopline.components.judge import judge_component
 from loopline.components.monitor import monitor_component
 from loopline.components.policy import policy_component
 from loopline.config import DEFAULT_CONFIG
+from loopline.pipelines.platform import on_cluster
 
 PIPELINE_NAME = "loopline-monitoring"
 
@@ -18,22 +19,29 @@ PIPELINE_NAME = "loopline-monitoring"
     "the retraining policy.",
 )
 def monitoring_pipeline(
-    store_url: str,
     registry: str,
     start: str,
     end: str,
+    store_url: str = "",  # "" for LOOPLINE_STORE_URL (the Secret on a cluster)
     as_of: str = "",
     workspace: str = "",
     config: str = DEFAULT_CONFIG,
 ) -> str:
-    monitored = monitor_component(
-        config=config, store_url=store_url, registry=registry, start=start, end=end, as_of=as_of, workspace=workspace
+    monitored = on_cluster(
+        monitor_component(
+            config=config,
+            store_url=store_url,
+            registry=registry,
+            start=start,
+            end=end,
+            as_of=as_of,
+            workspace=workspace,
+        ),
+        "monitor",
     )
-    monitored.set_caching_options(False)  # it reads live state: never from the cache
-    judged = judge_component(
-        config=config, store_url=store_url, registry=registry, monitored=monitored.outputs["Output"]
+    judged = on_cluster(
+        judge_component(config=config, store_url=store_url, registry=registry, monitored=monitored.outputs["Output"]),
+        "judge",
     )
-    judged.set_caching_options(False)
     policy = policy_component(config=config, registry=registry, monitored=monitored.outputs["Output"]).after(judged)
-    policy.set_caching_options(False)
-    return policy.output
+    return on_cluster(policy, "policy").output

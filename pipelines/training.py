@@ -14,6 +14,7 @@ from loopline.components.train import train_component
 from loopline.components.transform import transform_component
 from loopline.components.validate import validate_component
 from loopline.config import DEFAULT_CONFIG
+from loopline.pipelines.platform import on_cluster
 
 PIPELINE_NAME = "loopline-training"
 
@@ -36,19 +37,22 @@ def training_pipeline(
     push_to: str = "production",
     trigger: str = "",
 ) -> bool:
-    data = ingest_component(config=config, source=source, start=start, end=end)
+    data = on_cluster(ingest_component(config=config, source=source, start=start, end=end), "ingest")
     loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
+    on_cluster(loaded, "load-features")
     examples = transform_component(
         config=config,
         feature_repo=feature_repo,
         train_data=data.outputs["train_data"],
         eval_data=data.outputs["eval_data"],
     ).after(loaded)
+    on_cluster(examples, "transform")
     checked = validate_component(
         config=config,
         train_examples=examples.outputs["train_examples"],
         eval_examples=examples.outputs["eval_examples"],
     )
+    on_cluster(checked, "validate")
     trained = train_component(
         config=config,
         train_examples=examples.outputs["train_examples"],
@@ -58,15 +62,17 @@ def training_pipeline(
         hidden_units=hidden_units,
         ensemble=ensemble,
     ).after(checked)
+    on_cluster(trained, "train")
     evaluation = evaluate_component(
         config=config,
         eval_examples=examples.outputs["eval_examples"],
         model=trained.outputs["model"],
         registry=registry,
     )
+    on_cluster(evaluation, "evaluate")
     # The return value, not a named output: kfp.local (2.17) resolves only "Output" inside dsl.If.
     with dsl.If(evaluation.outputs["Output"] == True, name="blessed"):  # noqa: E712 (a KFP condition)
-        push_component(
+        pushed = push_component(
             config=config,
             model=trained.outputs["model"],
             train_examples=examples.outputs["train_examples"],
@@ -79,4 +85,5 @@ def training_pipeline(
             push_to=push_to,
             trigger=trigger,
         )
+        on_cluster(pushed, "push")
     return evaluation.outputs["Output"]

@@ -3,7 +3,7 @@
 import argparse
 import tempfile
 
-from loopline.cluster import EXPERIMENT, PIPELINES
+from loopline.cluster import EXPERIMENT, PIPELINES, SERVICE_ACCOUNT
 
 
 def _host(command: argparse.ArgumentParser) -> None:
@@ -19,6 +19,11 @@ def _pipeline(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="a pipeline parameter (repeat)"
     )
+    command.add_argument(
+        "--service-account",
+        default=SERVICE_ACCOUNT,
+        help=f"the runs' Kubernetes service account (default {SERVICE_ACCOUNT}, from manifests/)",
+    )
 
 
 def cmd_submit(args) -> int:
@@ -27,7 +32,9 @@ def cmd_submit(args) -> int:
     pipelines = Pipelines(args.host, args.namespace)  # the host first: its problem is the one to tell
     with tempfile.TemporaryDirectory(prefix="loopline-") as folder:
         found = package(args.pipeline, folder)
-        run_id = pipelines.submit(found, arguments(found, args.param), args.experiment, args.run_name)
+        run_id = pipelines.submit(
+            found, arguments(found, args.param), args.experiment, args.run_name, args.service_account
+        )
     print(f"run {run_id} of {found.name} started in experiment {args.experiment}: {run_link(pipelines.host, run_id)}")
     return 0
 
@@ -40,7 +47,9 @@ def cmd_schedule(args) -> int:
     with tempfile.TemporaryDirectory(prefix="loopline-") as folder:
         found = package(args.pipeline, folder)
         params = arguments(found, args.param)
-        created, replaced = pipelines.schedule(args.name, args.cron, found, params, args.experiment)
+        created, replaced = pipelines.schedule(
+            args.name, args.cron, found, params, args.experiment, args.service_account
+        )
     print(f"recurring run {args.name} ({created}): {found.name} at '{args.cron}', one at a time, no catch-up")
     if replaced:
         print(f"replaced {', '.join(replaced)} (disabled, then deleted)")

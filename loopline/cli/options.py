@@ -37,8 +37,8 @@ def feature_repo(command: argparse.ArgumentParser) -> None:
 def store_url(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--store-url",
-        default=os.environ.get("LOOPLINE_STORE_URL", ""),
-        help="prediction store (SQLAlchemy URL; default sqlite under LOOPLINE_HOME, or LOOPLINE_STORE_URL)",
+        default="",
+        help="prediction store (SQLAlchemy URL; default LOOPLINE_STORE_URL, else sqlite under LOOPLINE_HOME)",
     )
 
 

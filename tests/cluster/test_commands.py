@@ -32,8 +32,12 @@ def test_submit_runs_the_compiled_pipeline_with_typed_parameters(kfp):
     done = loopline("submit", "--host", kfp.url, "training", "--param", "epochs=3", "--param", "source=gs://b/src")
     assert done.returncode == 0, done.stderr
     (run,) = kfp.state.runs.values()
-    assert run["pipeline_spec"]["pipelineInfo"]["name"] == "loopline-training"
+    # the pipeline with its Kubernetes platform spec (resources, the Secret, the feature volume)
+    assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "loopline-training"
+    executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert executors["exec-load-features-component"]["pvcMount"][0]["mountPath"].endswith("feature_repo/data")
     assert run["runtime_config"]["parameters"] == {"epochs": 3, "source": "gs://b/src"}
+    assert run["service_account"] == "loopline-pipeline"  # the manifests' account, with the bucket rights
     assert kfp.state.experiments[run["experiment_id"]]["display_name"] == "loopline"
     assert f"{kfp.url}/#/runs/details/{run['run_id']}" in done.stdout and "Traceback" not in done.stderr
 
@@ -58,7 +62,8 @@ def test_schedule_creates_then_replaces_with_never_two_enabled(kfp):
     schedule = kfp.state.recurring[new]
     assert schedule["status"] == "ENABLED" and schedule["trigger"]["cron_schedule"]["cron"] == "0 30 3 * * *"
     assert int(schedule["max_concurrency"]) == 1 and schedule["no_catchup"] is True
-    assert schedule["pipeline_spec"]["pipelineInfo"]["name"] == "loopline-monitoring"
+    assert schedule["service_account"] == "loopline-pipeline"
+    assert schedule["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "loopline-monitoring"
     listed = loopline("runs", "--host", kfp.url)
     assert listed.returncode == 0 and "nightly" in listed.stdout and "ENABLED" in listed.stdout
     assert any(r.path.endswith("/recurringruns") and r.method == "GET" for r in kfp.state.requests)

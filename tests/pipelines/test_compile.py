@@ -9,6 +9,7 @@ import yaml
 from kfp import components
 
 from loopline.components.image import IMAGE
+from loopline.pipelines.platform import CONFIG_MAP, FEATURE_DATA_CLAIM, FEATURE_REPO, SECRET, SETTINGS, TASKS
 
 CHECKED_IN = Path(__file__).parents[2] / "pipelines"
 STEPS = {
@@ -32,6 +33,11 @@ def compiled(tmp_path_factory) -> Path:
     return folder
 
 
+def pipeline_spec(path: Path) -> dict:
+    """The pipeline of a compiled YAML (the first document; the second is its Kubernetes spec)."""
+    return next(yaml.safe_load_all(path.read_text()))
+
+
 def test_the_yaml_loads_back_as_pipelines_with_their_parameters(compiled):
     training = components.load_component_from_file(str(compiled / "training.yaml"))
     assert training.name == "loopline-training"
@@ -44,7 +50,7 @@ def test_the_yaml_loads_back_as_pipelines_with_their_parameters(compiled):
 
 
 def test_every_step_runs_the_suite_image_and_push_waits_for_the_blessing(compiled):
-    spec = yaml.safe_load((compiled / "training.yaml").read_text())
+    spec = pipeline_spec(compiled / "training.yaml")
     executors = spec["deploymentSpec"]["executors"].values()
     assert {e["container"]["image"] for e in executors} == {IMAGE}
     root_tasks = spec["root"]["dag"]["tasks"]
@@ -62,7 +68,8 @@ def test_the_monitoring_pipeline_monitors_then_judges_and_never_from_the_cache(c
     assert {"store_url", "registry", "start", "end", "as_of", "workspace", "config"} == set(
         monitoring.component_spec.inputs
     )
-    tasks = yaml.safe_load((compiled / "monitoring.yaml").read_text())["root"]["dag"]["tasks"]
+    assert monitoring.component_spec.inputs["store_url"].default == ""  # LOOPLINE_STORE_URL, the Secret
+    tasks = pipeline_spec(compiled / "monitoring.yaml")["root"]["dag"]["tasks"]
     assert tasks["judge-component"]["dependentTasks"] == ["monitor-component"]
     assert all(task["cachingOptions"] == {} for task in tasks.values())  # live state: caching off
 
@@ -70,3 +77,55 @@ def test_the_monitoring_pipeline_monitors_then_judges_and_never_from_the_cache(c
 @pytest.mark.parametrize("name", ["training.yaml", "features.yaml", "monitoring.yaml"])
 def test_the_checked_in_yaml_is_current(compiled, name):
     assert (CHECKED_IN / name).read_text() == (compiled / name).read_text(), f"run `make compile`, commit {name}"
+
+
+def _tasks(spec: dict) -> dict:
+    """Every container task of a compiled pipeline, nested ones (the push under its condition) included."""
+    dags = [spec["root"]["dag"]] + [c["dag"] for c in spec["components"].values() if "dag" in c]
+    tasks = {name: task for dag in dags for name, task in dag["tasks"].items()}
+    return {
+        name: task
+        for name, task in tasks.items()
+        if "executorLabel" in spec["components"][task["componentRef"]["name"]]
+    }
+
+
+@pytest.mark.parametrize("name", ["training.yaml", "features.yaml", "monitoring.yaml"])
+def test_every_task_asks_for_its_resources_and_only_pure_steps_may_come_from_the_cache(compiled, name):
+    spec = pipeline_spec(compiled / name)
+    executors = spec["deploymentSpec"]["executors"]
+    for task_name, task in _tasks(spec).items():
+        needs = TASKS[task_name.removesuffix("-component")]
+        resources = executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]["container"][
+            "resources"
+        ]
+        assert resources["resourceCpuRequest"] == resources["resourceCpuLimit"] == needs.cpu, task_name
+        assert resources["resourceMemoryRequest"] == resources["resourceMemoryLimit"] == needs.memory, task_name
+        assert task["cachingOptions"].get("enableCache", False) is needs.cached, task_name
+    cached = {t for t, task in _tasks(spec).items() if task["cachingOptions"].get("enableCache")}
+    assert cached <= {"validate-component", "train-component"}  # a load, a monitor, an evaluation: never
+
+
+def test_the_feature_and_store_settings_come_from_the_namespace_secret_and_config_map(compiled):
+    platform = {}
+    for name in ("training.yaml", "features.yaml", "monitoring.yaml"):
+        documents = list(yaml.safe_load_all((compiled / name).read_text()))
+        platform |= documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+    def env(executor: str, kind: str) -> set[tuple[str, str]]:
+        return {
+            (source[f"{kind}Name"], pair["envVar"])
+            for source in platform.get(executor, {}).get(f"{kind}AsEnv", [])
+            for pair in source["keyToEnv"]
+        }
+
+    feast = {(SECRET, "REDIS_CONNECTION"), (SECRET, "FEAST_REGISTRY_URL")}
+    for executor in ("exec-load-features-component", "exec-transform-component"):
+        assert env(executor, "secret") == feast
+        [volume] = platform[executor]["pvcMount"]
+        assert volume["mountPath"] == f"{FEATURE_REPO}/data" and FEATURE_DATA_CLAIM in str(volume)
+    for executor in ("exec-monitor-component", "exec-judge-component"):
+        assert env(executor, "secret") == {(SECRET, "LOOPLINE_STORE_URL")}
+    assert "secretAsEnv" not in platform["exec-train-component"]  # training reads only its inputs
+    for executor in platform:
+        assert env(executor, "configMap") == {(CONFIG_MAP, key) for key in SETTINGS}, executor
