@@ -55,14 +55,9 @@ def request_features(columns: Mapping[str, Sequence], config: Config) -> dict[st
 
 def _utc(value) -> datetime:
     """A time as an aware UTC datetime; a naive one is UTC already. Feast's feature server hands
-    over a JSON request's time as it came: seconds since the epoch, or an ISO 8601 string."""
+    over a JSON request's time as seconds since the epoch (an INT64 where a timestamp is declared)."""
     if isinstance(value, int | float | np.integer | np.floating):
         return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise DataError(f"{value[:64]!r} is not an ISO 8601 time") from None
     value = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
