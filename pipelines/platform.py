@@ -35,6 +35,7 @@ class Needs:
 # Requests = limits (Guaranteed QoS: a training step is never the first evicted). Measured peaks
 # here on January-June 2013 stay under half of each memory figure.
 TASKS = {
+    "window": Needs("250m", "512Mi"),  # reads the clock: never cached
     "ingest": Needs("1", "4Gi"),  # reads the source as it is now: never cached
     "load-features": Needs("2", "8Gi", feast=True),
     "transform": Needs("2", "8Gi", feast=True),  # the feature store's state, not only its inputs

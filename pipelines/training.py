@@ -13,6 +13,7 @@ from loopline.components.push import push_component
 from loopline.components.train import train_component
 from loopline.components.transform import transform_component
 from loopline.components.validate import validate_component
+from loopline.components.window import window_component
 from loopline.config import DEFAULT_CONFIG
 from loopline.pipelines.platform import on_cluster
 
@@ -24,10 +25,10 @@ PIPELINE_NAME = "loopline-training"
 )
 def training_pipeline(
     source: str,
-    start: str,
-    end: str,
     registry: str,
     feature_repo: str,
+    start: str = "",  # "" (a recurring run): the policy's training window ending at the run's day
+    end: str = "",
     config: str = DEFAULT_CONFIG,
     epochs: int = 12,
     batch_size: int = 512,
@@ -37,6 +38,8 @@ def training_pipeline(
     push_to: str = "production",
     trigger: str = "",
 ) -> bool:
+    window = on_cluster(window_component(config=config, pipeline="training", start=start, end=end), "window")
+    start, end = window.outputs["start"], window.outputs["end"]
     data = on_cluster(ingest_component(config=config, source=source, start=start, end=end), "ingest")
     loaded = load_features_component(config=config, source=source, feature_repo=feature_repo, end=end)
     on_cluster(loaded, "load-features")

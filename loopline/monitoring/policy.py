@@ -20,6 +20,7 @@ import pandas as pd
 from loopline import registry
 from loopline.config import Config, Policy
 from loopline.monitoring.monitor import Monitoring
+from loopline.windows import training_window
 
 RETRAIN = "retrain"
 
@@ -84,13 +85,6 @@ def triggers(policy: Policy, windows: list[dict], production: registry.ModelVers
     return fired
 
 
-def training_end(config: Config, as_of: pd.Timestamp):
-    """The day a training window on the clock `as_of` ends (exclusive): `label_delay_days` before
-    the clock's day in the source's time zone, so that its flights' outcomes are in."""
-    delay = timedelta(days=config.monitoring.policy.label_delay_days)
-    return as_of.tz_convert(config.source.timezone).date() - delay
-
-
 def decide(config: Config, registry_uri: str, monitored: Monitoring, claim: bool = True) -> Retraining:
     """Keep the monitored window's figures in the registry, apply the policy on the window's
     clock (`as_of`) and, when it calls for a retraining and nothing holds it, claim it and record
@@ -118,8 +112,7 @@ def decide(config: Config, registry_uri: str, monitored: Monitoring, claim: bool
     if last and last["open"] and not claim:
         found.held = f"a retraining of {config.name} is open since {last['at']} ({last['reason']})"
         return found
-    end = training_end(config, as_of)
-    found.start, found.end = (end - timedelta(days=policy.training_days)).isoformat(), end.isoformat()
+    found.start, found.end = (day.isoformat() for day in training_window(config, as_of))
     if not claim:
         found.retrain = True
         return found

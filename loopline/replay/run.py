@@ -36,6 +36,7 @@ from loopline.output import redirected
 from loopline.predictions.store import PredictionStore, migrate
 from loopline.replay.server import Server
 from loopline.replay.world import DEPARTS, KNOWN, World
+from loopline.windows import training_end
 
 FIRST = "the replay's first model"
 
@@ -123,7 +124,7 @@ class Replay:
         self.world.events["sampled"] = draws < self.options.sample  # the same flights for the same seed
         migrate(self.store_url)
         self.store = PredictionStore(self.store_url)
-        first_end = policy.training_end(self.config, self.start).isoformat()
+        first_end = training_end(self.config, self.start).isoformat()
         first = self._train(self.start, self.options.train_start, first_end, "production", FIRST)
         if not first:
             raise LooplineError(f"the first model was not pushed: see {self.log}")

@@ -56,6 +56,13 @@ def test_every_step_runs_the_suite_image_and_push_waits_for_the_blessing(compile
     root_tasks = spec["root"]["dag"]["tasks"]
     assert STEPS - {"push-component"} <= set(root_tasks)
     assert "load-features-component" in root_tasks["transform-component"]["dependentTasks"]
+    # one window for the whole run, read once by its first task (a recurring run leaves it empty)
+    for task, names in (("ingest-component", ("start", "end")), ("load-features-component", ("end",))):
+        for name in names:
+            source = root_tasks[task]["inputs"]["parameters"][name]["taskOutputParameter"]
+            assert source == {"producerTask": "window-component", "outputParameterKey": name}
+    defaults = spec["root"]["inputDefinitions"]["parameters"]
+    assert defaults["start"]["defaultValue"] == defaults["end"]["defaultValue"] == ""
     condition = next(t for t in root_tasks.values() if "triggerPolicy" in t)
     assert "evaluate-component" in condition["triggerPolicy"]["condition"]
     branch = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
