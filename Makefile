@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-long test-fast bench bench-features bench-serving compile images clean
+.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving compile images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-fast: install ## only the unit tests
 
 bench: install ## stage timings and model quality against gradient boosting
 	$(BIN)/python benchmarks/stages.py
+
+bench-model: install ## the Keras model's input representations against LightGBM, July 2013 then August
+	cd benchmarks && ../$(BIN)/python model_variants.py --months july august
 
 bench-features: install ## Feast online latency and materialization, SQLite against Redis
 	$(BIN)/python benchmarks/features.py

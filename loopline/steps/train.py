@@ -1,7 +1,9 @@
 """Train: a Keras model over named raw features, exported as a SavedModel with `model.export()`.
 
-All preprocessing lives in the model (vocabularies, imputation, scaling), learned from the
-training split, so the exported serving signature takes the features `make_features` produces.
+All preprocessing lives in the model, learned from the training split, so the exported serving
+signature takes the features `make_features` produces: vocabularies and embeddings for
+categories and for two crosses (hour x origin, carrier x origin), and each number's
+piecewise-linear encoding on the split's quantiles with a missing-value indicator.
 The exported model averages `ensemble` members trained from different seeds: on July 2013 three
 members gain about 0.005 AUC over one (README, Benchmarks).
 """

@@ -34,7 +34,13 @@ def test_curves_show_train_and_validation_for_each_member():
     assert html.count("<polyline") == 8 and "validation 2" in html
 
 
-@pytest.mark.parametrize("hp", [Hyperparameters(numeric_bins=8, crosses=True, ensemble=1, epochs=2)])
+@pytest.mark.parametrize(
+    "hp",
+    [
+        Hyperparameters(numeric_bins=0, crosses=False, ensemble=1, epochs=2),
+        Hyperparameters(numeric_bins=8, ensemble=1, epochs=2),
+    ],
+)
 def test_every_input_representation_exports_a_model_on_the_same_raw_features(examples, flights, tmp_path, hp):
     train_ex, evals = examples
     folder = str(tmp_path / "model")
