@@ -57,17 +57,20 @@ def examples(source: str, cache: Path, month: str) -> tuple[pd.DataFrame, pd.Dat
     return train_ex, eval_ex, config
 
 
-def model_call_ms(model_dir: str, rows: pd.DataFrame, config: Config, repeats: int = 300) -> float:
-    """p50 of the exported model's call on one row, as the predictor makes it."""
-    model = model_io.load(model_dir)
+def model_call_ms(folders: list[str], rows: pd.DataFrame, config: Config, repeats: int = 400) -> list[float]:
+    """p50 of each exported model's call on one row, as the predictor makes it; the models take
+    turns row by row, so a slower minute of the machine weighs on all of them alike."""
+    models = [model_io.load(folder) for folder in folders]
     inputs = [rows.iloc[[i % len(rows)]] for i in range(repeats)]
-    model_io.predict(model, inputs[0], config)  # warm up
-    times = []
+    times = [[] for _ in models]
+    for model in models:
+        model_io.predict(model, inputs[0], config)  # warm up
     for row in inputs:
-        start = time.perf_counter()
-        model_io.predict(model, row, config)
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.median(times))
+        for model, spent in zip(models, times, strict=True):
+            start = time.perf_counter()
+            model_io.predict(model, row, config)
+            spent.append((time.perf_counter() - start) * 1000)
+    return [float(np.median(spent)) for spent in times]
 
 
 def main() -> None:
@@ -87,15 +90,17 @@ def main() -> None:
         train_ex, eval_ex, config = examples(source, cache, month)
         gbm = gradient_boosting_auc(train_ex, eval_ex, config.features.categorical)
         print(f"{month}: {len(train_ex):,} train, {len(eval_ex):,} eval; LightGBM {gbm:.4f}", flush=True)
+        trained = []
         for name, hp in chosen:
             folder = str(cache / f"model_{month}_{list(VARIANTS).index(name)}")
             start = time.perf_counter()
             train(train_ex, config, hp, folder)
             seconds = time.perf_counter() - start
             auc = roc_auc_score(eval_ex["late"], model_io.predict(model_io.load(folder), eval_ex, config))
-            call = model_call_ms(folder, eval_ex, config)
-            print(f"  {name}: {auc:.4f} ({auc - gbm:+.4f}), train {seconds:.0f} s, call {call:.2f} ms", flush=True)
-            rows.append((month, name, auc, gbm, seconds, call))
+            print(f"  {name}: {auc:.4f} ({auc - gbm:+.4f}), train {seconds:.0f} s", flush=True)
+            trained.append((name, folder, auc, seconds))
+        calls = model_call_ms([folder for _, folder, _, _ in trained], eval_ex, config)
+        rows += [(month, n, auc, gbm, s, c) for (n, _, auc, s), c in zip(trained, calls, strict=True)]
     print("\n| month | variant | Keras | LightGBM | Keras - LightGBM | train s | model call p50 ms |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for month, name, auc, gbm, seconds, call in rows:
