@@ -91,8 +91,8 @@ def build_model(examples: pd.DataFrame, config: Config, hp: Hyperparameters):
         )
     if hp.crosses and "hour" in inputs:  # a local hour is never missing: it comes with the request
         indices["hour"] = ops.clip(ops.cast(inputs["hour"], "int64"), 0, 23)
-    # Crosses the trees find: each pair of indices as one index of its own embedding (plain
-    # arithmetic on the lookups' indices, no string hashing in the serving call).
+    # Crosses the trees find: each pair of indices as one index of its own embedding (arithmetic
+    # on the lookups' indices: no hash collisions, one row per pair seen or not).
     for first, second in (("hour", "origin"), ("carrier", "origin")) if hp.crosses else ():
         if first in indices and second in indices:
             crossed = ops.cast(indices[first], "int64") * sizes[second] + ops.cast(indices[second], "int64")
