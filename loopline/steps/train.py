@@ -117,7 +117,7 @@ def _encode_number(ops, x, column: pd.Series, bins: int):
     split's mean and deviation (bins 0), or its piecewise-linear encoding on the training split's
     quantiles (Gorishniy et al., NeurIPS 2022): one component per bin, 0 below it, 1 above it,
     the position inside it; the outer bins are left open so a value beyond the training range
-    still moves the encoding. A column with fewer distinct edges than 2 is standardized."""
+    still moves the encoding. A column whose quantiles give fewer than two bins is standardized."""
     present = column.dropna()
     edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1))) if bins and len(present) else np.array([])
     if len(edges) < 3:
