@@ -36,8 +36,12 @@ lint: install ## ruff: style and common bugs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint ## lint, then every test (unit, component, pipeline)
-	$(BIN)/pytest
+# The suite's long runs wait on servers and subprocesses as much as they compute: one worker per
+# core, each test module kept on one worker so that its fixtures are built once (pytest-xdist).
+TEST_WORKERS ?= 2
+
+test: lint ## lint, then every test (unit, component, pipeline), on TEST_WORKERS workers
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-long: install ## the long checks left out of `make test` (a replay run twice: the same seed, the same figures)
 	$(BIN)/pytest -m long
