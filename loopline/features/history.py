@@ -39,13 +39,15 @@ def known_at(events: pd.DataFrame, config: Config, zones: dict[str, str]) -> pd.
     departs = event_time(events, config)
     hhmm = events[spec.scheduled].astype("float64")
     after_midnight = pd.to_timedelta((hhmm // 100) * 60 + hhmm % 100, unit="min")
+    delay = pd.to_timedelta(events[spec.delay].astype("float64"), unit="min")
     out = pd.Series(pd.NaT, index=events.index, dtype="datetime64[ns, UTC]")
-    for zone, rows in places[known].groupby(places[known]).groups.items():
-        local = departs[rows].dt.tz_convert(zones[zone]).dt.tz_localize(None)
+    place_zones = places[known].map(zones).astype(object)
+    for zone, rows in place_zones.groupby(place_zones).groups.items():  # a few zones, not every place
+        local = departs[rows].dt.tz_convert(zone).dt.tz_localize(None)
         scheduled = local.dt.floor("D") + after_midnight[rows]
         scheduled = scheduled.where(scheduled >= local, scheduled + pd.Timedelta(days=1))
-        utc = scheduled.dt.tz_localize(zones[zone], ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-        out[rows] = utc + pd.to_timedelta(events.loc[rows, spec.delay].astype("float64"), unit="min")
+        utc = scheduled.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+        out[rows] = utc + delay[rows]
     return out
 
 

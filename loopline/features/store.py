@@ -73,10 +73,11 @@ def feature_tables(
     return tables
 
 
-def lookup_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
-    """One batch table per lookup of `source`, each row stamped when it became known."""
+def lookup_tables(config: Config, source: str, timed: bool = False) -> dict[str, pd.DataFrame]:
+    """One batch table per lookup of `source` (with `timed`, only those keyed by a time, such as
+    the weather's hours), each row stamped when it became known."""
     tables = {}
-    for lookup in config.source.lookups:
+    for lookup in config.source.lookups if not timed else timed_lookups(config):
         table = read_lookup(config, source, lookup)
         stamps = [key for key in lookup.keys if config.raw_columns[key] == "timestamp"]
         known = pd.Timedelta(minutes=lookup.known_after_minutes)
@@ -88,9 +89,15 @@ def lookup_tables(config: Config, source: str) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def timed_lookups(config: Config) -> list[Lookup]:
+    """The lookups keyed by a time: they gain rows as time passes (the others are as they are)."""
+    lookups = config.source.lookups
+    return [lookup for lookup in lookups if any(config.raw_columns[key] == "timestamp" for key in lookup.keys)]
+
+
 def write_lookup_tables(config: Config, source: str, repo_path: str) -> None:
-    """Write the lookups' tables alone (say, the weather hour that just came in)."""
-    for table, frame in lookup_tables(config, source).items():
+    """Write the timed lookups' tables alone (say, the weather hour that just came in)."""
+    for table, frame in lookup_tables(config, source, timed=True).items():
         _write_atomic(frame, Path(repo_path, "data", f"{table}.parquet"))
 
 
@@ -195,12 +202,13 @@ def replay(
     return pushed
 
 
-def push_online(pushes: dict[str, pd.DataFrame], repo_path: str) -> dict[str, int]:
+def push_online(pushes: dict[str, pd.DataFrame], repo_path: str, store=None) -> dict[str, int]:
     """Push each stream's `pushes` to the online store alone, as they arrive; their offline copy
-    is the caller's to write (`write_streams`, say once a day). Returns events pushed per stream."""
+    is the caller's to write (`write_streams`, say once a day). A caller that pushes every step
+    passes its `store` (see `materialize`). Returns events pushed per stream."""
     from feast.data_source import PushMode
 
-    store = _push_store(repo_path, pushes)
+    store = _push_store(repo_path, pushes, store=store)
     for name, events in pushes.items():
         if len(events):  # in one push: the online store keeps each key's newest
             store.push(name, _microseconds(events.reset_index(drop=True)), to=PushMode.ONLINE)
@@ -214,9 +222,10 @@ def write_streams(streams: dict[str, pd.DataFrame], repo_path: str) -> None:
         _write_atomic(events, Path(repo_path, "data", f"{name}.parquet"))
 
 
-def _push_store(repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None):
-    """The store, once every stream of `pushes` is known to be registered as a push source."""
-    store = feature_store(repo_path, fs_yaml_file)
+def _push_store(repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None, store=None):
+    """The store (`store`, else the repository's), once every stream of `pushes` is known to be
+    registered as a push source."""
+    store = store or feature_store(repo_path, fs_yaml_file)
     registered = {s.name for s in store.list_data_sources()}
     for name in pushes:
         if name not in registered:
@@ -272,6 +281,7 @@ def materialize(
     start: pd.Timestamp | None = None,
     fs_yaml_file: str | Path | None = None,
     check_lost: bool = True,
+    store=None,
 ) -> dict[str, tuple[str, str]]:
     """Load the online store with every batch view's values up to `end`, incrementally.
 
@@ -282,9 +292,10 @@ def materialize(
     their stream (`replay`). First, any view whose online table lost what was loaded into it
     (`missing_online`) is loaded again from its offline table, streams included (`check_lost`
     False skips that look-up, 0.1 s: for a caller that loads every hour and checked at the
-    day's first). Returns each view's window.
+    day's first). A caller that loads every step passes the `store` it keeps, so that Feast's
+    registry is read and parsed once, not per call. Returns each view's window.
     """
-    store = feature_store(repo_path, fs_yaml_file)
+    store = store or feature_store(repo_path, fs_yaml_file)
     batch = {view.name for view in batch_views(store)}
     if not batch:
         raise LooplineError(f"no feature views are registered for {repo_path}: run `feast apply` there first")
@@ -298,6 +309,7 @@ def materialize(
         windows |= {name: (STATIC_SINCE.isoformat(), end.isoformat()) for name in lost}
     store.refresh_registry()
     due: dict[pd.Timestamp, list[str]] = {}
+    recorded = False
     for view in batch_views(store):
         begin = start or (pd.Timestamp(view.most_recent_end_time) if view.most_recent_end_time else STATIC_SINCE)
         windows.setdefault(view.name, (begin.isoformat(), end.isoformat()))
@@ -305,9 +317,13 @@ def materialize(
             continue
         if start is None and not _stamped_within(view.batch_source, begin, end):
             # nothing new to load: recorded as loaded (as Feast records a window it loaded), no engine run
-            store.registry.apply_materialization(view, store.project, begin.to_pydatetime(), end.to_pydatetime())
+            window = begin.to_pydatetime(), end.to_pydatetime()
+            store.registry.apply_materialization(view, store.project, *window, commit=False)
+            recorded = True
         else:
             due.setdefault(begin, []).append(view.name)
+    if recorded:  # one registry write for them all
+        store.registry.commit()
     for begin, names in due.items():
         store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=names)
     return windows

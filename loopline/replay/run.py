@@ -101,6 +101,7 @@ class Replay:
         self.log = self.folder / "replay.log"
         self.events: list[Event] = []
         self.pushed: pd.Timestamp | None = None  # the streams are in the online store up to here
+        self.feature_store = None  # the replay's Feast store, once its repository is applied
         self.progress = Progress()
 
     def run(self) -> dict:
@@ -188,14 +189,15 @@ class Replay:
                 features.write_feature_tables(self.config, snapshot, events, self.repo, places)
                 if not Path(self.repo, "data", "registry.db").exists():
                     features.apply(self.repo)
+                    self.feature_store = features.feature_store(self.repo)  # kept: its registry parsed once
             else:
-                lookups = str(self.world.lookups(clock, self.folder / "source"))
+                lookups = str(self.world.lookups(clock, self.folder / "source", timed=True))
                 features.write_lookup_tables(self.config, lookups, self.repo)
             if full:  # the streams' offline copy, once a day; the online store gets every step's events
                 features.write_streams(self.world.streams(clock), self.repo)
-            features.push_online(self.world.streams(clock, since=self.pushed), self.repo)
+            features.push_online(self.world.streams(clock, since=self.pushed), self.repo, self.feature_store)
             self.pushed = clock
-            features.materialize(self.repo, clock, check_lost=full)
+            features.materialize(self.repo, clock, check_lost=full, store=self.feature_store)
 
     def _serve(self, clock: pd.Timestamp, later: pd.Timestamp) -> None:
         """Send the sampled flights due in [clock, later), then the outcomes known by then."""

@@ -25,7 +25,7 @@ from loopline.config import Config
 from loopline.errors import DataError
 from loopline.events import event_time, read_events
 from loopline.features.history import EVENT_TIMESTAMP, known_at
-from loopline.features.store import streams, zones
+from loopline.features.store import streams, timed_lookups, zones
 
 AHEAD = pd.Timedelta(days=1)  # how far ahead a schedule is known
 DEPARTS, KNOWN = "departs", "known"
@@ -86,11 +86,11 @@ class World:
         pd.read_parquet(Path(self.source, f"{zones_table}.parquet")).to_parquet(folder / f"{zones_table}.parquet")
         return folder
 
-    def lookups(self, now: pd.Timestamp, folder: str | Path) -> Path:
+    def lookups(self, now: pd.Timestamp, folder: str | Path, timed: bool = False) -> Path:
         """Write the lookup tables as known at `now` into `folder`: a timed row (a weather hour)
-        once it is complete, the others (planes) as they are."""
+        once it is complete, the others (planes) as they are; with `timed`, the timed ones only."""
         folder = Path(folder)
-        for lookup in self.config.source.lookups:
+        for lookup in timed_lookups(self.config) if timed else self.config.source.lookups:
             rows = self._tables.get(lookup.table)
             if rows is None:
                 rows = self._tables[lookup.table] = pd.read_parquet(Path(self.source, f"{lookup.table}.parquet"))
