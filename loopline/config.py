@@ -252,6 +252,11 @@ class Drift(_Strict):
 
 
 class Monitoring(_Strict):
+    # A monitored window's quality (AUC, log loss) is measured on the labelled departures of the
+    # last `quality_days` up to its end (the whole window, if longer): a day holds too few
+    # outcomes for an AUC that decides anything (a 10% sample of New York: about 100). Two weeks
+    # hold each weekday twice.
+    quality_days: float = Field(default=14.0, gt=0)
     drift: Drift = Drift()
     judge: Judge = Judge()
     policy: Policy = Policy()

@@ -33,6 +33,7 @@ def cmd_monitor(args) -> int:
         print(json.dumps(result.as_dict() | extra | {"policy": policy.as_dict(), "retrained": trained}))
         return 0
     print(f"departures {result.start} to {result.end}, outcomes known by {result.as_of}")
+    print(f"quality on the departures from {result.quality_start} (monitoring.quality_days)")
     for g in result.groups:
         quality = (
             "no outcomes known yet: quality not measured"
@@ -40,7 +41,7 @@ def cmd_monitor(args) -> int:
             else (f"auc {g.auc:.4f}  log loss {g.log_loss:.4f}" if g.auc is not None else "one class only: no AUC")
         )
         drift = "no reference sample" if g.drift_share is None else f"drift share {g.drift_share:.2f}"
-        counts = f"{g.predictions:>7,} flights  {g.coverage:6.1%} labelled"
+        counts = f"{g.predictions:>7,} flights  {g.labelled:>7,} labelled ({g.coverage:.1%})"
         print(f"  {g.role:<10} {g.version}  {counts}  {quality}  {drift}")
     print(f"report          {result.report}")
     if args.judge:

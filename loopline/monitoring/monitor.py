@@ -1,11 +1,12 @@
 """Monitor: the predictions served for a window of scheduled departures, per model version and
 role, judged with Evidently against what was known by `as_of`.
 
-Drift (DataDriftPreset) compares the model inputs served with the sample of inputs that version
-trained on (its registry reference). Quality (ClassificationPreset) is measured only on the
-predictions whose outcome had become known by `as_of`: a missing outcome is unknown, never a
-negative, and the labelled share (coverage) is reported beside it. Each retried answer for a
-flight counts once (its first).
+Drift (DataDriftPreset) compares the model inputs served in the window with the sample of inputs
+that version trained on (its registry reference). Quality (ClassificationPreset) is measured on
+the version's predictions of the last `monitoring.quality_days` up to the window's end (a day's
+outcomes are too few for an AUC), only those whose outcome had become known by `as_of`: a
+missing outcome is unknown, never a negative, and the labelled share (coverage) is reported
+beside it. Each retried answer for a flight counts once (its first).
 """
 
 import html
@@ -31,9 +32,9 @@ class Group:
 
     role: str
     version: str
-    predictions: int  # scored (a failed model call is counted in `errors` instead)
-    labelled: int
-    coverage: float  # labelled share
+    predictions: int  # scored in the window (a failed model call is counted in `errors` instead)
+    labelled: int  # from the quality period's predictions (Monitoring.quality_start to the end)
+    coverage: float  # their labelled share
     errors: int = 0  # requests this canary or shadow failed on (production answered them)
     auc: float | None = None  # None: fewer than two classes among the labelled
     log_loss: float | None = None
@@ -48,6 +49,7 @@ class Monitoring:
     start: str
     end: str
     as_of: str
+    quality_start: str = ""  # quality is measured on the departures from here to `end`
     groups: list[Group] = field(default_factory=list)
     report: str = ""
 
@@ -99,14 +101,17 @@ def monitor(
 ) -> Monitoring:
     """Judge the window [start, end) as of `as_of`; write the HTML `report` and, with a
     `workspace`, one Evidently snapshot per group, backdated to the window's end."""
-    window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+    since = min(start, end - pd.Timedelta(days=config.monitoring.quality_days))
+    period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+    period = period.drop_duplicates(["role", "model_version", "flight_key"])
+    window = period[period["departs_at"] >= start]
     if window.empty:
         raise LooplineError(f"no predictions for departures from {start.isoformat()} to {end.isoformat()}")
-    window = window.drop_duplicates(["role", "model_version", "flight_key"])
-    result = Monitoring(start.isoformat(), end.isoformat(), as_of.isoformat())
+    result = Monitoring(start.isoformat(), end.isoformat(), as_of.isoformat(), since.isoformat())
     sections = []
     for (role, version), served in window.groupby(["role", "model_version"], sort=True):
-        group, snapshots = _judge(config, registry_uri, role, version, served, end)
+        recent = period[(period["role"] == role) & (period["model_version"] == version)]
+        group, snapshots = _judge(config, registry_uri, role, version, served, recent, end)
         result.groups.append(group)
         sections.append((group, snapshots))
         if workspace is not None:
@@ -119,15 +124,25 @@ def monitor(
     return result
 
 
-def _judge(config: Config, registry_uri: str, role: str, version: str, served: pd.DataFrame, end: pd.Timestamp):
+def _judge(
+    config: Config,
+    registry_uri: str,
+    role: str,
+    version: str,
+    served: pd.DataFrame,
+    recent: pd.DataFrame,
+    end: pd.Timestamp,
+):
+    """One group's figures and Evidently snapshots: drift on what it `served` in the window,
+    quality on its `recent` predictions (the quality period's)."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset, DataDriftPreset
 
     failed = served["score"].isna()
-    served = served[~failed]
-    labelled = served[served["labelled"]].assign(**{TARGET: labels(served[served["labelled"]], config)})
+    served, recent = served[~failed], recent[recent["score"].notna()]
+    labelled = recent[recent["labelled"]].assign(**{TARGET: labels(recent[recent["labelled"]], config)})
     labelled = labelled.dropna(subset=[TARGET])
-    group = Group(role, version, len(served), len(labelled), len(labelled) / max(len(served), 1), int(failed.sum()))
+    group = Group(role, version, len(served), len(labelled), len(labelled) / max(len(recent), 1), int(failed.sum()))
     try:
         group.evaluation_auc = registry.get(registry_uri, config.name, version).metadata.get("metrics", {}).get("auc")
     except LooplineError:  # a version from another registry: judged all the same
@@ -195,7 +210,10 @@ def _html(result: Monitoring, sections: list) -> str:
         for group, snapshots in sections
         for kind, snapshot in snapshots
     )
-    title = f"loopline monitoring: departures {result.start} to {result.end}, outcomes known by {result.as_of}"
+    title = (
+        f"loopline monitoring: departures {result.start} to {result.end} (quality from {result.quality_start}), "
+        f"outcomes known by {result.as_of}"
+    )
     header = "".join(f"<th>{n}</th>" for n in names)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"

@@ -86,6 +86,13 @@ def test_monitor_figures_equal_a_direct_computation_on_served_answers(
     report = open(result["report"]).read()
     assert "production 0001: drift" in report and "production 0001: quality" in report
 
+    # a day's window: drift on that day's answers, quality on the two weeks up to its end
+    day = ["--start", "2013-01-27", "--end", "2013-01-28", "--store-url", url, "--registry", registry_uri]
+    one = json.loads(monitor(*day, "--as-of", "2013-01-29T00:00:00-05:00", "--json").stdout.splitlines()[-1])
+    (daily,) = one["groups"]
+    assert daily["predictions"] == (sent["departs"].dt.tz_convert("America/New_York").dt.day == 27).sum() < 300
+    assert daily["labelled"] == 200 and daily["auc"] == group["auc"] and one["quality_start"].startswith("2013-01-14")
+
     # as of before any arrival: nothing is labelled, and nothing counts as a negative
     early = json.loads(monitor(*args, "--as-of", "2013-01-20T00:00:00-05:00", "--json").stdout.splitlines()[-1])
     assert early["groups"][0]["labelled"] == 0 and early["groups"][0]["auc"] is None

@@ -22,7 +22,7 @@ def window(day: int, drift: float | None = 0.1, auc: float | None = 0.75, labell
     end = start + pd.Timedelta(days=1)
     group = {"role": "production", "version": version, "predictions": 3000, "labelled": labelled}
     group |= {"coverage": labelled / 3000, "auc": auc, "drift_share": drift}
-    return Monitoring(start.isoformat(), end.isoformat(), end.isoformat(), [group])
+    return Monitoring(start.isoformat(), end.isoformat(), end.isoformat(), groups=[group])
 
 
 @pytest.fixture
