@@ -322,11 +322,47 @@ def materialize(
             recorded = True
         else:
             due.setdefault(begin, []).append(view.name)
-    if recorded:  # one registry write for them all
+    merged = _merge_intervals(store)
+    if recorded or merged:  # one registry write for them all
         store.registry.commit()
     for begin, names in due.items():
         store.materialize(start_date=begin.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=names)
     return windows
+
+
+def _merge_intervals(store) -> bool:
+    """Merge each view's touching materialization intervals into one, in the file registry's
+    cached copy (the caller commits): Feast appends one per load and parses them all at every
+    registry read, so an hourly load slows as they pile up (720 a view after a month). Only the
+    latest end is ever read (`most_recent_end_time`). Returns whether anything was merged. A SQL
+    registry writes each interval as it comes: left as it is."""
+    from feast.infra.registry.registry import Registry
+
+    if type(store.registry) is not Registry:
+        return False
+    merged_any = False
+    for view in store.registry.cached_registry_proto.feature_views:
+        if view.spec.project != store.project or len(view.meta.materialization_intervals) < 2:
+            continue
+        spans = sorted(view.meta.materialization_intervals, key=lambda span: _instant(span.start_time))
+        merged = [(spans[0].start_time, spans[0].end_time)]
+        for span in spans[1:]:
+            start, end = merged[-1]
+            if _instant(span.start_time) <= _instant(end):
+                merged[-1] = start, max(end, span.end_time, key=_instant)
+            else:
+                merged.append((span.start_time, span.end_time))
+        if len(merged) < len(spans):
+            kept = [type(spans[0])(start_time=start, end_time=end) for start, end in merged]
+            del view.meta.materialization_intervals[:]
+            view.meta.materialization_intervals.extend(kept)
+            merged_any = True
+    return merged_any
+
+
+def _instant(stamp) -> tuple[int, int]:
+    """A protobuf Timestamp, comparable."""
+    return stamp.seconds, stamp.nanos
 
 
 def _stamped_within(source, begin: pd.Timestamp, end: pd.Timestamp) -> bool:

@@ -247,3 +247,8 @@ def test_a_step_loads_the_views_with_new_rows_and_records_the_others_as_loaded(s
     for name in batch:
         assert all(same(x, y) for x, y in zip(loaded_at_once[name], stepped[name], strict=True)), name
     assert None not in stepped["temp"]
+    for hour in range(1, 6):  # more steps: the earlier loads' intervals merged, not one per load kept
+        materialize(str(folder), END + pd.Timedelta(hours=hour), check_lost=False)
+    views = feature_store(str(folder)).list_feature_views()
+    assert max(len(view.materialization_intervals) for view in views if view.name in windows) <= 2  # + the last
+    assert online_horizon(feature_store(str(folder))) == END + pd.Timedelta(hours=5)
