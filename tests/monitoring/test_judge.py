@@ -1,19 +1,24 @@
-"""The canary judge's statistics, checked by simulation on real scores of two model versions:
-flights resampled from a real week, contenders made from the second version's scores to a
-known AUC difference on the whole week. The measured rates are printed."""
+"""The statistics that decide (the canary judge, the retraining policy's AUC trigger), checked by
+simulation on real scores of two model versions: flights resampled from a real week, contenders
+made from the second version's scores to a known AUC difference on the whole week. The measured
+rates are printed."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit, logit
 from sklearn.metrics import roc_auc_score
 
-from loopline import model_io
+from loopline import model_io, registry
 from loopline.config import Judge, load_config
 from loopline.monitoring.judge import PROMOTE, ROLLBACK, WAIT, Health, delong, judge
+from loopline.monitoring.policy import triggers
 
 pytestmark = pytest.mark.slow
 TRIALS = 200
 RULE = load_config("flights").monitoring.judge
+POLICY = load_config("flights").monitoring.policy
+EVALUATED_ON = 10_000  # flights in an evaluation split (two weeks of New York)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +29,7 @@ def week(examples, trained_model, tmp_path_factory):
     config = load_config("flights")
     other = str(tmp_path_factory.mktemp("other") / "model")
     train(examples[0], config, Hyperparameters(epochs=2, ensemble=1, seed=5), other)
-    flights = __import__("pandas").concat(examples, ignore_index=True)
+    flights = pd.concat(examples, ignore_index=True)
     scores = [model_io.predict(model_io.load(path), flights, config) for path in (trained_model, other)]
     return scores[0].astype("float64"), scores[1].astype("float64"), flights[config.label.name].to_numpy()
 
@@ -126,3 +131,35 @@ def test_errors_that_rose_roll_back_and_slower_latency_never_promotes(week):
     held = judge(RULE, *arms, paired=True, waited_days=1, health=slow)
     assert held.decision == WAIT and "p99 latency 4.6 ms is over 1.5 times production's 3.0 ms" in held.reason
     assert judge(RULE, *arms, paired=True, waited_days=8, health=slow).decision == ROLLBACK
+
+
+def fire_rate(week, drop: float, n: int) -> float:
+    """How often the policy's AUC trigger fires on `n` labelled flights for a production model
+    whose AUC was measured on EVALUATED_ON flights and whose live AUC is `drop` below it."""
+    production, base, labels = week
+    live = production if drop == 0 else contender(base, production, labels, -drop)
+    rng, fired = np.random.default_rng(17), 0
+    as_of = pd.Timestamp("2013-02-01", tz="UTC")
+    for _ in range(TRIALS):
+        evaluated = rng.integers(0, len(labels), EVALUATED_ON)
+        measured = roc_auc_score(labels[evaluated], production[evaluated])
+        version = registry.ModelVersion("flights", "0001", "", {"metrics": {"auc": measured}})
+        picked = rng.integers(0, len(labels), n)
+        group = {"role": "production", "version": "0001", "labelled": n, "drift_share": None}
+        window = {"groups": [group | {"auc": roc_auc_score(labels[picked], live[picked])}]}
+        fired += any(reason.startswith("live AUC") for reason in triggers(POLICY, [window], version, as_of))
+    return fired / TRIALS
+
+
+def test_the_auc_trigger_rarely_fires_on_a_model_that_held_and_mostly_on_one_that_fell(week):
+    n, margin = POLICY.min_outcomes, POLICY.auc_margin
+    held = {size: fire_rate(week, 0.0, size) for size in (n, 1_400)}
+    fell = {size: fire_rate(week, 0.05, size) for size in (n, 1_400)}
+    print(
+        f"\nAUC trigger (margin {margin}, evaluated on {EVALUATED_ON:,} flights), {TRIALS} trials per check:"
+        + "".join(
+            f"\n  {size:,} outcomes: fires {held[size]:.1%} on a model that held, {fell[size]:.1%} on one 0.05 lower"
+            for size in held
+        )
+    )
+    assert held[n] <= 0.10 and fell[1_400] >= 0.80
