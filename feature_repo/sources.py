@@ -1,20 +1,23 @@
-"""Sources: the Parquet tables `loopline features write` puts in data/, and the outcome stream.
+"""Sources: the Parquet tables `loopline features write` puts in data/ (or LOOPLINE_FEATURE_DATA,
+a gs:// prefix on a cluster: loopline.features.store.data_location), and the streams.
 
-Paths are absolute, taken from this file at `feast apply`: the DuckDB offline store resolves a
-relative path against the working directory, not the repository.
+Paths are absolute, taken at `feast apply`: the DuckDB offline store resolves a relative path
+against the working directory, not the repository.
 """
 
 from pathlib import Path
 
 from feast import FileSource, PushSource
 
-DATA = Path(__file__).resolve().parent / "data"
+from loopline.features.store import table_uri
+
+REPO = Path(__file__).resolve().parent
 
 
 def table(name: str, description: str, file: str | None = None) -> FileSource:
     return FileSource(
         name=name,
-        path=str(DATA / f"{file or name}.parquet"),
+        path=table_uri(REPO, file or name),
         timestamp_field="event_timestamp",
         description=description,
     )
@@ -30,7 +33,7 @@ routes_source = table("routes", "Distance per origin and dest, static: stamped 1
 origin_schedule_source = table("origin_schedule", "Departures scheduled per origin and hour, stamped at the hour.")
 
 # Arrivals are pushed as flights reach the gate (`loopline features materialize` replays them in
-# time order); each push lands in the online store and is appended to data/outcomes.parquet.
+# time order); each push lands in the online store and is appended to the outcomes table.
 outcomes_source = PushSource(
     name="outcomes",
     batch_source=table("outcomes_log", "Every pushed arrival: aircraft, arrival delay, when it was known.", "outcomes"),

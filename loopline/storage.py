@@ -192,16 +192,14 @@ def local_copy(uri: str, workdir: str | Path) -> Path:
 
 
 def write_frame(frame, uri: str) -> None:
-    """Write a pandas DataFrame as one Parquet object at `uri`."""
-    with tempfile.TemporaryDirectory() as workdir:
-        path = Path(workdir, "data.parquet")
-        frame.to_parquet(path, index=False)
-        write_bytes(uri, path.read_bytes())
+    """Write a pandas DataFrame as one Parquet object at `uri`, atomically (see write_bytes)."""
+    write_bytes(uri, frame.to_parquet(index=False))
 
 
-def read_frame(uri: str):
-    """Read the Parquet object at `uri` as a pandas DataFrame."""
+def read_frame(uri: str, columns: list[str] | None = None):
+    """Read the Parquet object at `uri` (only `columns`, when given) as a pandas DataFrame."""
+    import io
+
     import pandas as pd
 
-    with tempfile.TemporaryDirectory() as workdir:
-        return pd.read_parquet(local_copy(uri, workdir))
+    return pd.read_parquet(io.BytesIO(read_bytes(uri)) if is_gcs(uri) else uri, columns=columns)

@@ -16,7 +16,7 @@ import yaml
 from loopline import registry
 from loopline.config import load_config
 from loopline.datasets import export_nycflights13
-from loopline.features.store import copy_repo
+from loopline.features.store import apply_options, copy_repo
 
 SMALL_SPLIT = {"eval_days": 7}
 FLIGHTS_YAML = Path(__file__).parents[1] / "loopline" / "configs" / "flights.yaml"
@@ -172,7 +172,7 @@ def build_repo(folder: Path, source: str, yaml_name: str) -> tuple[Path, Path]:
     env = os.environ | {"FEAST_FS_YAML_FILE_PATH": str(yaml_path)}
     steps = [
         [LOOPLINE, "features", "write", "--feature-repo", str(folder), "--source", source],
-        [FEAST, "apply"],
+        [FEAST, "apply", *apply_options(folder)],
         [
             LOOPLINE,
             "features",

@@ -1,7 +1,8 @@
 """The feature store's data (feature_repo/): offline tables, the outcome stream, the online store,
 and training sets through the config's feature service.
 
-Offline tables, written into `<repo>/data/` from the source, each row stamped when it became known:
+Offline tables, written into `<repo>/data/` (or LOOPLINE_FEATURE_DATA: see `data_location`) from
+the source, each row stamped when it became known:
 - one per lookup of the config: its keys other than the timestamp are the entity's join keys;
   `event_timestamp` is the lookup's timestamp key plus its `known_after_minutes` (weather: the
   hour's last report, HH:51) or, for a lookup without one (planes), STATIC_SINCE, so that it
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from loopline import storage
 from loopline.config import Config, Lookup, in_environment
 from loopline.errors import LooplineError
 from loopline.events import event_time, read_events, read_table
@@ -42,6 +44,18 @@ STATIC_SINCE = pd.Timestamp("1970-01-01", tz="UTC")
 OUTCOMES = "outcomes"  # the push sources' names and their offline tables
 DEPARTURES = "departures"
 ROW = "_row"  # keeps the events' order through the point-in-time join
+DATA_ENV = "LOOPLINE_FEATURE_DATA"
+
+
+def data_location(repo_path: str | Path) -> str:
+    """Where the repository's offline tables live: LOOPLINE_FEATURE_DATA, a folder or a
+    gs://bucket/prefix (on a cluster: every pod reads the same tables, no shared volume), else
+    `<repo>/data/`. `feast apply` records it in the sources' paths (feature_repo/sources.py)."""
+    return os.environ.get(DATA_ENV) or str(Path(repo_path, "data"))
+
+
+def table_uri(repo_path: str | Path, name: str) -> str:
+    return storage.join(data_location(repo_path), f"{name}.parquet")
 
 
 def read_lookup(config: Config, source: str, lookup: Lookup) -> pd.DataFrame:
@@ -98,7 +112,7 @@ def timed_lookups(config: Config) -> list[Lookup]:
 def write_lookup_tables(config: Config, source: str, repo_path: str) -> None:
     """Write the timed lookups' tables alone (say, the weather hour that just came in)."""
     for table, frame in lookup_tables(config, source, timed=True).items():
-        _write_atomic(frame, Path(repo_path, "data", f"{table}.parquet"))
+        write_table(frame, table_uri(repo_path, table))
 
 
 def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -115,24 +129,22 @@ def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dic
 def write_feature_tables(
     config: Config, source: str, events: pd.DataFrame, repo_path: str, places: dict[str, str]
 ) -> dict[str, int]:
-    """Write the batch tables into `<repo_path>/data/` (replacing them) and an empty table for each
-    stream that has none yet (pushes fill it); returns rows per batch table."""
-    data = Path(repo_path, "data")
-    data.mkdir(parents=True, exist_ok=True)
+    """Write the batch tables where the repository keeps them (`data_location`, replacing them)
+    and an empty table for each stream that has none yet (pushes fill it); returns rows per batch
+    table."""
     rows = {}
     for table, frame in feature_tables(config, source, events, places).items():
-        _write_atomic(frame, data / f"{table}.parquet")
+        write_table(frame, table_uri(repo_path, table))
         rows[table] = len(frame)
     for name, empty in streams(config, events.head(0), places).items():
-        if not (data / f"{name}.parquet").exists():
-            _write_atomic(empty, data / f"{name}.parquet")
+        if not storage.exists(table_uri(repo_path, name)):
+            write_table(empty, table_uri(repo_path, name))
     return rows
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    partial = path.with_suffix(".partial")
-    _microseconds(frame).to_parquet(partial, index=False)
-    partial.replace(path)
+def write_table(frame: pd.DataFrame, uri: str) -> None:
+    """An offline table, replaced atomically: a reader sees the old one or the new one."""
+    storage.write_frame(_microseconds(frame), uri)
 
 
 def _microseconds(frame: pd.DataFrame) -> pd.DataFrame:
@@ -163,7 +175,28 @@ def feature_store(repo_path: str, fs_yaml_file: str | Path | None = None):
     fs_yaml_file = fs_yaml_file or os.environ.get("FEAST_FS_YAML_FILE_PATH")
     if not Path(fs_yaml_file or Path(repo_path, "feature_store.yaml")).is_file():
         raise LooplineError(f"{repo_path} is not a Feast repository: it has no feature_store.yaml")
-    return FeatureStore(repo_path=repo_path, fs_yaml_file=Path(fs_yaml_file) if fs_yaml_file else None)
+    store = FeatureStore(repo_path=repo_path, fs_yaml_file=Path(fs_yaml_file) if fs_yaml_file else None)
+    if any(storage.is_gcs(getattr(source, "path", None) or "") for source in store.list_data_sources()):
+        _duckdb_reads_gcs()  # as the registry says: `feast apply` recorded where the tables are
+    return store
+
+
+@functools.cache
+def _duckdb_reads_gcs() -> None:
+    """Let DuckDB (Feast's offline store, through ibis's default connection) read gs:// through
+    gcsfs: DuckDB's own httpfs extension is downloaded at first use and speaks only GCS's
+    S3-compatible API, which needs HMAC keys (and gcp-storage-emulator lacks)."""
+    import ibis
+    from gcsfs.core import GCSFileSystem  # not gcsfs's experimental subclass, which asks a gRPC API first
+
+    class Tables(GCSFileSystem):
+        def _open(self, path, mode="rb", **kwargs):
+            # read ahead in the caller's thread: gcsfs's default background prefetcher is left
+            # pending when DuckDB drops a file, and asyncio logs an error for each
+            return super()._open(path, mode, **({"cache_type": "readahead"} | kwargs))
+
+    anonymous = bool(os.environ.get("STORAGE_EMULATOR_HOST"))  # as loopline.storage talks to it
+    ibis.get_backend().con.register_filesystem(Tables(token="anon" if anonymous else None))
 
 
 def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
@@ -171,7 +204,7 @@ def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
     feast = shutil.which("feast", path=Path(sys.executable).parent) or "feast"  # this environment's first
     env = os.environ | ({"FEAST_FS_YAML_FILE_PATH": str(Path(fs_yaml_file).resolve())} if fs_yaml_file else {})
     done = subprocess.run(
-        [feast, "apply"],
+        [feast, "apply", *apply_options(repo_path)],
         cwd=repo_path,
         env=env,
         capture_output=True,
@@ -182,23 +215,30 @@ def apply(repo_path: str, fs_yaml_file: str | Path | None = None) -> None:
         raise LooplineError(f"`feast apply` failed in {repo_path}:\n{tail}")
 
 
+def apply_options(repo_path: str | Path) -> list[str]:
+    """`feast apply`'s options for the repository: with the tables on gcp-storage-emulator, no
+    source validation, since Feast checks a gs:// path through pyarrow's own GCS client, which
+    ignores STORAGE_EMULATOR_HOST and would wait on Google Cloud Storage itself."""
+    emulated = storage.is_gcs(data_location(repo_path)) and os.environ.get("STORAGE_EMULATOR_HOST")
+    return ["--skip-source-validation"] if emulated else []
+
+
 def replay(
     pushes: dict[str, pd.DataFrame], repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
 ) -> dict[str, int]:
-    """Push each stream's events stamped up to `end` (inclusive) that the store has not seen yet,
-    a day at a time in time order, to the online and offline stores: the streams as they would
-    have arrived. Returns the number of events pushed per stream."""
-    from feast.data_source import PushMode
-
+    """Push each stream's events stamped up to `end` (inclusive) that the store has not seen yet
+    to the online store, in time order, and append them to the stream's offline table in one
+    write (what Feast's offline push would do one push at a time, on a local folder only).
+    Returns the number of events pushed per stream."""
     store = _push_store(repo_path, pushes, fs_yaml_file)
-    pushed = {}
+    seen, todo = {}, {}
     for name, stream in pushes.items():
-        seen = pd.read_parquet(Path(repo_path, "data", f"{name}.parquet"), columns=[EVENT_TIMESTAMP])
-        since = seen[EVENT_TIMESTAMP].max() if len(seen) else STATIC_SINCE
-        todo = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
-        for _, batch in todo.groupby(todo[EVENT_TIMESTAMP].dt.floor("D"), sort=True):  # each appended offline
-            store.push(name, _microseconds(batch.reset_index(drop=True)), to=PushMode.ONLINE_AND_OFFLINE)
-        pushed[name] = len(todo)
+        seen[name] = storage.read_frame(table_uri(repo_path, name))
+        since = seen[name][EVENT_TIMESTAMP].max() if len(seen[name]) else STATIC_SINCE
+        todo[name] = stream[(stream[EVENT_TIMESTAMP] > since) & (stream[EVENT_TIMESTAMP] <= end)]
+    pushed = push_online(todo, repo_path, store)
+    grown = {name: pd.concat([seen[name], todo[name]]) if len(seen[name]) else todo[name] for name in pushes}
+    write_streams({name: events for name, events in grown.items() if len(todo[name])}, repo_path)
     return pushed
 
 
@@ -219,7 +259,7 @@ def write_streams(streams: dict[str, pd.DataFrame], repo_path: str) -> None:
     """Replace each stream's offline table with `streams` (everything it has received): what
     pushing them offline one by one leaves, in one write instead of one rewrite per push."""
     for name, events in streams.items():
-        _write_atomic(events, Path(repo_path, "data", f"{name}.parquet"))
+        write_table(events, table_uri(repo_path, name))
 
 
 def _push_store(repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None, store=None):
@@ -258,7 +298,7 @@ def missing_online(store, views: list) -> list[str]:
     missing = []
     for view in views:
         names = [feature.name for feature in view.features]
-        table = pd.read_parquet(view.batch_source.path)
+        table = storage.read_frame(view.batch_source.path)
         if view.most_recent_end_time is not None:
             table = table[table[EVENT_TIMESTAMP] <= pd.Timestamp(view.most_recent_end_time)]
         table = table.dropna(subset=names, how="all").sort_values(EVENT_TIMESTAMP).tail(1)

@@ -136,7 +136,7 @@ def _judge(
     """One group's figures and Evidently snapshots: drift on what it `served` in the window,
     quality on its `recent` predictions (the quality period's)."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
-    from evidently.presets import ClassificationPreset, DataDriftPreset
+    from evidently.presets import ClassificationPreset
 
     failed = served["score"].isna()
     served, recent = served[~failed], recent[recent["score"].notna()]
@@ -151,19 +151,8 @@ def _judge(
     snapshots = []
     reference = registry.reference(registry_uri, config.name, version)
     if reference is not None and len(served):
-        kinds = families(config)
-        columns = [c for names in kinds.values() for c in names]
-        inputs = pd.DataFrame(served["inputs"].tolist())[columns]
-        definition = DataDefinition(
-            numerical_columns=[*kinds["numeric"], *kinds["time"]], categorical_columns=kinds["categorical"]
-        )
-        current, ref = (Dataset.from_pandas(f, data_definition=definition) for f in (inputs, reference[columns]))
-        spec = config.monitoring.drift
-        judged = [c for c in columns if c not in spec.ignore]
-        preset = DataDriftPreset(columns=judged, num_method=spec.num_method, cat_method=spec.cat_method)
-        snapshot = Report([preset]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
-        share, count = _drift(snapshot.dict())
-        group.drift_share, group.drifted_columns = share, count
+        snapshot = drift_report(config, served["inputs"].tolist(), reference, end, tags)
+        group.drift_share, group.drifted_columns = _drift(snapshot.dict())
         snapshots.append(("drift", snapshot))
     if labelled[TARGET].nunique() == 2:
         frame = pd.DataFrame({TARGET: labelled[TARGET].astype(int).to_numpy(), SCORE: labelled["score"].to_numpy()})
@@ -174,6 +163,27 @@ def _judge(
         group.auc, group.log_loss, group.accuracy = values.get("RocAuc"), values.get("LogLoss"), values.get("Accuracy")
         snapshots.append(("quality", snapshot))
     return group, snapshots
+
+
+def drift_report(config: Config, inputs: list[dict], reference: pd.DataFrame, end: pd.Timestamp, tags: list[str]):
+    """Evidently's data drift of the served model `inputs` against the version's training
+    `reference`, as of `end`, on the columns that have a value in both (Evidently refuses an
+    empty one: a day without a wind gust reported is calm, not drifted)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    kinds = families(config)
+    columns = [c for names in kinds.values() for c in names]
+    numerical = [*kinds["numeric"], *kinds["time"]]
+    # as floats: a column with no value all day (no wind gust reported) is otherwise objects,
+    # which Evidently cannot count
+    served = pd.DataFrame(inputs, columns=columns).astype(dict.fromkeys(numerical, "float64"))
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=kinds["categorical"])
+    current, ref = (Dataset.from_pandas(f, data_definition=definition) for f in (served, reference[columns]))
+    spec = config.monitoring.drift
+    judged = [c for c in columns if c not in spec.ignore and served[c].notna().any() and reference[c].notna().any()]
+    preset = DataDriftPreset(columns=judged, num_method=spec.num_method, cat_method=spec.cat_method)
+    return Report([preset]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
 
 
 def _values(snapshot: dict) -> dict[str, float]:

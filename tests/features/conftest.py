@@ -1,11 +1,13 @@
-"""The Redis + PostgreSQL variant of the Feast repository (the SQLite one is in tests/conftest.py)."""
+"""The Redis + PostgreSQL variant of the Feast repository and one with its offline tables on
+gcp-storage-emulator (the SQLite one is in tests/conftest.py)."""
 
 import shutil
 import subprocess
+import uuid
 
 import pytest
 
-from loopline.features.store import feature_store
+from loopline.features.store import DATA_ENV, feature_store
 from tests.conftest import build_repo
 
 REDIS = "127.0.0.1:6379"
@@ -59,3 +61,14 @@ def redis_repo(source, tmp_path_factory):
 @pytest.fixture(params=["sqlite", "redis"])
 def repo(request):
     return request.getfixturevalue(f"{request.param}_repo")
+
+
+@pytest.fixture(scope="session")
+def gcs_repo(source, gcs_bucket, tmp_path_factory):
+    """feature_repo/ on SQLite with its offline tables under a gs:// prefix, loaded up to END;
+    yields the folder, its YAML and the prefix."""
+    prefix = f"{gcs_bucket}/features-{uuid.uuid4().hex[:8]}"
+    with pytest.MonkeyPatch.context() as env_patch:  # read by the writes and `feast apply`, which records it
+        env_patch.setenv(DATA_ENV, prefix)
+        folder, yaml = build_repo(tmp_path_factory.mktemp("gcs") / "repo", source, "feature_store.yaml")
+    return folder, yaml, prefix
