@@ -16,7 +16,8 @@ COPY components components
 COPY pipelines pipelines
 RUN python -m venv /opt/venv \
     && pip install -c constraints.txt '.[training,monitoring,serving]' tensorflow-data-validation==1.21.0
-# The Feast definitions; data/ comes from the volume the pipelines mount (pipelines/platform.py).
+# The Feast definitions; the offline tables are on gs:// (LOOPLINE_FEATURE_DATA, pipelines/platform.py),
+# data/ holds only the feature load's lock.
 COPY feature_repo/*.py feature_repo/*.yaml feature_repo/
 RUN useradd --uid 10001 --create-home loopline && mkdir feature_repo/data && chown loopline feature_repo/data
 USER 10001

@@ -5,9 +5,9 @@ namespace's Secret and ConfigMap (never from a pipeline parameter, where the UI 
 - Secret `loopline` (manifests/base): REDIS_CONNECTION and FEAST_REGISTRY_URL (Feast's online
   store and SQL registry), LOOPLINE_STORE_URL (the prediction store on PostgreSQL).
 - ConfigMap `loopline`, read by every task: FEAST_FS_YAML_FILE_PATH (the image's production
-  feature_store YAML) and STORAGE_EMULATOR_HOST (empty for Google Cloud Storage itself).
-- PersistentVolumeClaim `loopline-features` (ReadWriteMany), mounted at the image's feature
-  repository's `data/`: the offline tables the feature load writes and the transform reads.
+  feature_store YAML), LOOPLINE_FEATURE_DATA (the gs:// prefix of the offline tables the feature
+  load writes and the transform reads: no volume is shared between pods) and
+  STORAGE_EMULATOR_HOST (empty for Google Cloud Storage itself).
 """
 
 from dataclasses import dataclass
@@ -18,9 +18,7 @@ from kfp.dsl import PipelineTask
 SECRET = CONFIG_MAP = "loopline"
 FEAST_SECRETS = ("REDIS_CONNECTION", "FEAST_REGISTRY_URL")
 STORE_SECRETS = ("LOOPLINE_STORE_URL",)
-SETTINGS = ("FEAST_FS_YAML_FILE_PATH", "STORAGE_EMULATOR_HOST")
-FEATURE_DATA_CLAIM = "loopline-features"
-FEATURE_REPO = "/opt/loopline/feature_repo"  # where the suite image holds it (docker/suite.Dockerfile)
+SETTINGS = ("FEAST_FS_YAML_FILE_PATH", "LOOPLINE_FEATURE_DATA", "STORAGE_EMULATOR_HOST")
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,4 @@ def on_cluster(task: PipelineTask, name: str) -> PipelineTask:
     if secrets:
         kubernetes.use_secret_as_env(task, SECRET, {key: key for key in secrets})
     kubernetes.use_config_map_as_env(task, CONFIG_MAP, {key: key for key in SETTINGS})
-    if needs.feast:
-        kubernetes.mount_pvc(task, pvc_name=FEATURE_DATA_CLAIM, mount_path=f"{FEATURE_REPO}/data")
     return task

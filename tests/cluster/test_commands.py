@@ -32,10 +32,11 @@ def test_submit_runs_the_compiled_pipeline_with_typed_parameters(kfp):
     done = loopline("submit", "--host", kfp.url, "training", "--param", "epochs=3", "--param", "source=gs://b/src")
     assert done.returncode == 0, done.stderr
     (run,) = kfp.state.runs.values()
-    # the pipeline with its Kubernetes platform spec (resources, the Secret, the feature volume)
+    # the pipeline with its Kubernetes platform spec (resources, the Secret, the ConfigMap)
     assert run["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "loopline-training"
     executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert executors["exec-load-features-component"]["pvcMount"][0]["mountPath"].endswith("feature_repo/data")
+    settings = executors["exec-load-features-component"]["configMapAsEnv"]
+    assert "LOOPLINE_FEATURE_DATA" in {pair["envVar"] for source in settings for pair in source["keyToEnv"]}
     assert run["runtime_config"]["parameters"] == {"epochs": 3, "source": "gs://b/src"}
     assert run["service_account"] == "loopline-pipeline"  # the manifests' account, with the bucket rights
     assert kfp.state.experiments[run["experiment_id"]]["display_name"] == "loopline"

@@ -9,7 +9,7 @@ import yaml
 from kfp import components
 
 from loopline.components.image import IMAGE
-from loopline.pipelines.platform import CONFIG_MAP, FEATURE_DATA_CLAIM, FEATURE_REPO, SECRET, SETTINGS, TASKS
+from loopline.pipelines.platform import CONFIG_MAP, SECRET, SETTINGS, TASKS
 
 CHECKED_IN = Path(__file__).parents[2] / "pipelines"
 STEPS = {
@@ -129,10 +129,10 @@ def test_the_feature_and_store_settings_come_from_the_namespace_secret_and_confi
     feast = {(SECRET, "REDIS_CONNECTION"), (SECRET, "FEAST_REGISTRY_URL")}
     for executor in ("exec-load-features-component", "exec-transform-component"):
         assert env(executor, "secret") == feast
-        [volume] = platform[executor]["pvcMount"]
-        assert volume["mountPath"] == f"{FEATURE_REPO}/data" and FEATURE_DATA_CLAIM in str(volume)
     for executor in ("exec-monitor-component", "exec-judge-component"):
         assert env(executor, "secret") == {(SECRET, "LOOPLINE_STORE_URL")}
     assert "secretAsEnv" not in platform["exec-train-component"]  # training reads only its inputs
     for executor in platform:
         assert env(executor, "configMap") == {(CONFIG_MAP, key) for key in SETTINGS}, executor
+        assert "pvcMount" not in platform[executor], executor  # the tables are on gs://: no shared volume
+    assert "LOOPLINE_FEATURE_DATA" in SETTINGS

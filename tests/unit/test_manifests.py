@@ -78,6 +78,15 @@ def test_the_inference_service_runs_a_transformer_and_predictor_pair(overlay, ca
     assert mounted == {"loopline-spool"} and mounted <= {d["metadata"]["name"] for d in docs}
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_feature_tables_are_in_the_registrys_bucket_and_no_volume_is_shared(overlay):
+    docs = built(overlay)
+    settings = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "loopline")["data"]
+    assert settings["LOOPLINE_FEATURE_DATA"] == "gs://loopline/features"  # the bucket the registry is in
+    claims = {d["metadata"]["name"]: d["spec"]["accessModes"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    assert all(modes == ["ReadWriteOnce"] for modes in claims.values()), claims  # one pod's each
+
+
 def _kserve_client() -> kserve.ApiClient:
     """kserve's ApiClient looks every type up in kserve.models, which lacks the Kubernetes types its
     models reference (V1ObjectMeta, V1Container): lend it kubernetes.client's."""
