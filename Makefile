@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay compile images clean
+.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay bench-drift compile images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-serving: install ## loopline serve under open-loop load on loopback, again
 
 bench-replay: install ## the loop on April-December 2013 with every flight (the replay's own figures: time per part)
 	$(BIN)/loopline replay --train-end 2013-04-01 --end 2014-01-01 --sample 1
+
+bench-drift: install ## the drift trigger's tests against distances on a replay's days: make bench-drift REPLAY=<folder>
+	$(BIN)/python benchmarks/drift.py $(REPLAY)
 
 compile: install ## write pipelines/training.yaml, features.yaml and monitoring.yaml for the Kubeflow dashboard
 	$(BIN)/loopline compile

