@@ -4,9 +4,13 @@ Scores each day's production inputs in a replay folder (`LOOPLINE_HOME/replays/<
 its version's training sample twice, with the configured tests (KS and chi-square) and with
 distances (Wasserstein and Jensen-Shannon at Evidently's 0.1 threshold), and prints per method
 the days whose drift share reaches the policy's threshold and the days ending a streak of
-`monitoring.policy.drift_windows` such days (what fires the trigger). Prints a Markdown table.
+`monitoring.policy.drift_windows` such days (what fires the trigger). With `--season`, the
+first version's own training days (its run's train examples, in time order) are scored the
+same way, every flight and a 10% sample: there nothing drifted, so every firing is a false
+alarm. Prints Markdown tables.
 
     python benchmarks/drift.py LOOPLINE_HOME/replays/<id> [--min-flights 300]
+        [--season LOOPLINE_HOME/runs/<first run>/.../transform-component/train_examples]
 """
 
 import argparse
@@ -44,10 +48,25 @@ def served_days(folder: Path, zone: str, min_flights: int) -> list[tuple[str, st
     ]
 
 
+def season_days(examples: Path) -> list[pd.DataFrame]:
+    """A training run's examples split into days: they are in time order, so a day ends where
+    the weekday changes."""
+    frame = pd.read_parquet(examples)
+    day = frame["weekday"].ne(frame["weekday"].shift()).cumsum()
+    return [rows.astype(object).where(rows.notna(), None) for _, rows in frame.groupby(day)]
+
+
+def fired(shares: list[float], threshold: float, windows: int) -> tuple[int, int]:
+    """Days at or above `threshold`, and days ending a streak of `windows` of them."""
+    above = [v >= threshold for v in shares]
+    return sum(above), sum(all(above[i - windows + 1 : i + 1]) for i in range(windows - 1, len(above)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("replay", type=Path, help="a replay's folder")
     parser.add_argument("--min-flights", type=int, default=300, help="skip a day's version with fewer answers")
+    parser.add_argument("--season", type=Path, help="the first version's train examples: its own days scored too")
     args = parser.parse_args()
     config = load_config("flights")
     methods = {
@@ -67,9 +86,33 @@ def main() -> None:
     print("| statistic | mean drift share | days at or above | days ending a streak |")
     print("|---|---:|---:|---:|")
     for name, values in shares.items():
-        above = [v >= threshold for v in values]
-        streaks = sum(all(above[i - windows + 1 : i + 1]) for i in range(windows - 1, len(above)))
-        print(f"| {name} | {sum(values) / len(values):.2f} | {sum(above)} | {streaks} |")
+        print(
+            f"| {name} | {sum(values) / len(values):.2f} | "
+            + " | ".join(map(str, fired(values, threshold, windows)))
+            + " |"
+        )
+    if args.season:
+        first = registry.reference(str(args.replay / "registry"), config.name, "0001")
+        season(args.season, first, methods, threshold, windows)
+
+
+def season(examples: Path, reference: pd.DataFrame, methods: dict, threshold: float, windows: int) -> None:
+    """The first version's training days against its own training sample: false alarms only."""
+    days = season_days(examples)
+    rows = []
+    for label, fraction in (("every flight", 1.0), ("10% sample", 0.1)):
+        for name, variant in methods.items():
+            shares = []
+            for rows_of_day in tqdm(days, desc=f"{name}, {label}", unit="day"):
+                inputs = rows_of_day.sample(frac=fraction, random_state=0).to_dict("records")
+                report = drift_report(variant, inputs, reference, pd.Timestamp("2013-01-01", tz="UTC"), [])
+                shares.append(_drift(report.dict())[0])
+            rows.append((name, label, sum(shares) / len(shares), *fired(shares, threshold, windows)))
+    print(f"\n{len(days)} training days of version 0001 against its own training sample (nothing drifted)\n")
+    print("| statistic | flights | mean drift share | days at or above | days ending a streak |")
+    print("|---|---|---:|---:|---:|")
+    for name, label, mean, above, streaks in rows:
+        print(f"| {name} | {label} | {mean:.2f} | {above} | {streaks} |")
 
 
 if __name__ == "__main__":
