@@ -33,8 +33,8 @@ def with_drift(config: Config, **methods: str) -> Config:
     return config.model_copy(update={"monitoring": config.monitoring.model_copy(update={"drift": drift})})
 
 
-def served_days(folder: Path, zone: str, min_flights: int) -> list[tuple[str, str, list[dict]]]:
-    """(day, version, model inputs) of production's scored answers, per local day."""
+def served_days(folder: Path, zone: str, min_flights: int) -> list[tuple[str, list[dict]]]:
+    """(version, model inputs) of production's scored answers, per local day in order."""
     with sqlite3.connect(folder / "predictions.db") as db:
         rows = pd.read_sql(
             "select departs_at, model_version, inputs from predictions where role = 'production' and score is not null",
@@ -42,8 +42,8 @@ def served_days(folder: Path, zone: str, min_flights: int) -> list[tuple[str, st
         )
     rows["day"] = pd.to_datetime(rows["departs_at"], utc=True, format="ISO8601").dt.tz_convert(zone).dt.date
     return [
-        (str(day), version, [json.loads(x) for x in group["inputs"]])
-        for (day, version), group in rows.groupby(["day", "model_version"])
+        (version, [json.loads(x) for x in group["inputs"]])
+        for (_, version), group in rows.groupby(["day", "model_version"])
         if len(group) >= min_flights
     ]
 
@@ -54,6 +54,11 @@ def season_days(examples: Path) -> list[pd.DataFrame]:
     frame = pd.read_parquet(examples)
     day = frame["weekday"].ne(frame["weekday"].shift()).cumsum()
     return [rows.astype(object).where(rows.notna(), None) for _, rows in frame.groupby(day)]
+
+
+def share(config: Config, inputs: list[dict], reference: pd.DataFrame) -> float:
+    """A day's drift share under `config`'s statistics."""
+    return _drift(drift_report(config, inputs, reference, pd.Timestamp("2013-01-01", tz="UTC"), []).dict())[0]
 
 
 def fired(shares: list[float], threshold: float, windows: int) -> tuple[int, int]:
@@ -76,21 +81,13 @@ def main() -> None:
     threshold, windows = config.monitoring.policy.drift_share, config.monitoring.policy.drift_windows
     references, shares = {}, {name: [] for name in methods}
     days = served_days(args.replay, config.source.timezone, args.min_flights)
-    for day, version, inputs in tqdm(days, unit="day"):
+    for version, inputs in tqdm(days, unit="day"):
         if version not in references:
             references[version] = registry.reference(str(args.replay / "registry"), config.name, version)
         for name, variant in methods.items():
-            report = drift_report(variant, inputs, references[version], pd.Timestamp(day, tz="UTC"), [])
-            shares[name].append(_drift(report.dict())[0])
+            shares[name].append(share(variant, inputs, references[version]))
     print(f"\n{len(days)} days of {args.replay.name}, threshold {threshold}, streak of {windows}\n")
-    print("| statistic | mean drift share | days at or above | days ending a streak |")
-    print("|---|---:|---:|---:|")
-    for name, values in shares.items():
-        print(
-            f"| {name} | {sum(values) / len(values):.2f} | "
-            + " | ".join(map(str, fired(values, threshold, windows)))
-            + " |"
-        )
+    table(["statistic"], [((name,), values) for name, values in shares.items()], threshold, windows)
     if args.season:
         first = registry.reference(str(args.replay / "registry"), config.name, "0001")
         season(args.season, first, methods, threshold, windows)
@@ -102,17 +99,20 @@ def season(examples: Path, reference: pd.DataFrame, methods: dict, threshold: fl
     rows = []
     for label, fraction in (("every flight", 1.0), ("10% sample", 0.1)):
         for name, variant in methods.items():
-            shares = []
-            for rows_of_day in tqdm(days, desc=f"{name}, {label}", unit="day"):
-                inputs = rows_of_day.sample(frac=fraction, random_state=0).to_dict("records")
-                report = drift_report(variant, inputs, reference, pd.Timestamp("2013-01-01", tz="UTC"), [])
-                shares.append(_drift(report.dict())[0])
-            rows.append((name, label, sum(shares) / len(shares), *fired(shares, threshold, windows)))
+            samples = (day.sample(frac=fraction, random_state=0).to_dict("records") for day in days)
+            shares = [share(variant, inputs, reference) for inputs in tqdm(samples, f"{name}, {label}", len(days))]
+            rows.append(((name, label), shares))
     print(f"\n{len(days)} training days of version 0001 against its own training sample (nothing drifted)\n")
-    print("| statistic | flights | mean drift share | days at or above | days ending a streak |")
-    print("|---|---|---:|---:|---:|")
-    for name, label, mean, above, streaks in rows:
-        print(f"| {name} | {label} | {mean:.2f} | {above} | {streaks} |")
+    table(["statistic", "flights"], rows, threshold, windows)
+
+
+def table(labels: list[str], rows: list[tuple[tuple[str, ...], list[float]]], threshold: float, windows: int) -> None:
+    """A Markdown table: each row's labels, mean drift share, days at or above, days ending a streak."""
+    print("| " + " | ".join(labels) + " | mean drift share | days at or above | days ending a streak |")
+    print("|" + "---|" * len(labels) + "---:|---:|---:|")
+    for names, shares in rows:
+        above, streaks = fired(shares, threshold, windows)
+        print(f"| {' | '.join(names)} | {sum(shares) / len(shares):.2f} | {above} | {streaks} |")
 
 
 if __name__ == "__main__":

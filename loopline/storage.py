@@ -196,10 +196,10 @@ def write_frame(frame, uri: str) -> None:
     write_bytes(uri, frame.to_parquet(index=False))
 
 
-def read_frame(uri: str, columns: list[str] | None = None):
-    """Read the Parquet object at `uri` (only `columns`, when given) as a pandas DataFrame."""
+def read_frame(uri: str):
+    """Read the Parquet object at `uri` as a pandas DataFrame."""
     import io
 
     import pandas as pd
 
-    return pd.read_parquet(io.BytesIO(read_bytes(uri)) if is_gcs(uri) else uri, columns=columns)
+    return pd.read_parquet(io.BytesIO(read_bytes(uri)) if is_gcs(uri) else uri)
