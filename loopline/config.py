@@ -241,13 +241,14 @@ class Replay(_Strict):
 
 class Drift(_Strict):
     """How served model inputs are compared with a version's reference sample: Evidently's
-    statistical tests by column kind (p-value under 0.05: drifted), which account for a small
-    window, unlike its distance defaults for a large reference; `ignore` names the columns whose
-    drift a window always shows by construction (a day holds one weekday of one month, and one
-    day's weather)."""
+    statistical tests by column kind (p-value under `threshold`: drifted), which account for a
+    small window, unlike its distance defaults for a large reference; `ignore` names the columns
+    whose drift a window always shows by construction (a day holds one weekday of one month, one
+    day's weather, one night's trailing rates)."""
 
     num_method: str = "ks"
     cat_method: str = "chisquare"
+    threshold: float = Field(default=0.05, gt=0, lt=1)
     ignore: list[str] = []
 
 

@@ -96,11 +96,12 @@ def monitor(
     start: pd.Timestamp,
     end: pd.Timestamp,
     as_of: pd.Timestamp,
-    report: str | Path,
+    report: str | Path | None,
     workspace: str | Path | None = None,
 ) -> Monitoring:
-    """Judge the window [start, end) as of `as_of`; write the HTML `report` and, with a
-    `workspace`, one Evidently snapshot per group, backdated to the window's end."""
+    """Judge the window [start, end) as of `as_of`; write the HTML `report` (None: none, a
+    third of the cost of a day at full traffic) and, with a `workspace`, one Evidently snapshot
+    per group, backdated to the window's end."""
     since = min(start, end - pd.Timedelta(days=config.monitoring.quality_days))
     period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
     period = period.drop_duplicates(["role", "model_version", "flight_key"])
@@ -118,9 +119,10 @@ def monitor(
             from loopline.monitoring.workspace import save_snapshots
 
             save_snapshots(workspace, config.name, snapshots)
-    Path(report).parent.mkdir(parents=True, exist_ok=True)
-    Path(report).write_text(_html(result, sections))
-    result.report = str(report)
+    if report is not None:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(_html(result, sections))
+        result.report = str(report)
     return result
 
 
@@ -182,7 +184,9 @@ def drift_report(config: Config, inputs: list[dict], reference: pd.DataFrame, en
     current, ref = (Dataset.from_pandas(f, data_definition=definition) for f in (served, reference[columns]))
     spec = config.monitoring.drift
     judged = [c for c in columns if c not in spec.ignore and served[c].notna().any() and reference[c].notna().any()]
-    preset = DataDriftPreset(columns=judged, num_method=spec.num_method, cat_method=spec.cat_method)
+    preset = DataDriftPreset(
+        columns=judged, num_method=spec.num_method, cat_method=spec.cat_method, threshold=spec.threshold
+    )
     return Report([preset]).run(current, ref, timestamp=end.to_pydatetime(), tags=tags)
 
 

@@ -234,10 +234,9 @@ class Replay:
         canary on everything it scored, apply the retraining policy (and, if `act`, run what it
         calls for: not at the replay's last step)."""
         with self._timed("monitoring"):
-            report = self.folder / "monitoring" / f"{start:%Y%m%d}.html"
-            workspace = home.monitoring_dir() / "workspace"
+            workspace = home.monitoring_dir() / "workspace"  # `loopline dashboard` shows the days
             try:
-                monitored = monitor(self.config, self.store, self.registry, start, end, clock, report, workspace)
+                monitored = monitor(self.config, self.store, self.registry, start, end, clock, None, workspace)
             except LooplineError:  # no predictions in the window (a sample of a quiet night)
                 return
             judged = canary.verdict(self.config, self.store, self.registry, self.start, clock, clock)
