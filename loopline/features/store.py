@@ -109,12 +109,6 @@ def timed_lookups(config: Config) -> list[Lookup]:
     return [lookup for lookup in lookups if any(config.raw_columns[key] == "timestamp" for key in lookup.keys)]
 
 
-def write_lookup_tables(config: Config, source: str, repo_path: str) -> None:
-    """Write the timed lookups' tables alone (say, the weather hour that just came in)."""
-    for table, frame in lookup_tables(config, source, timed=True).items():
-        write_table(frame, table_uri(repo_path, table))
-
-
 def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dict[str, pd.DataFrame]:
     """The config's streams of `events`, each in time order: outcomes as they become known, the
     live state of places as events happen."""
@@ -230,7 +224,7 @@ def replay(
     to the online store, in time order, and append them to the stream's offline table in one
     write (what Feast's offline push would do one push at a time, on a local folder only).
     Returns the number of events pushed per stream."""
-    store = _push_store(repo_path, pushes, fs_yaml_file)
+    store, _ = _stream_views(repo_path, pushes, fs_yaml_file)
     seen, todo = {}, {}
     for name, stream in pushes.items():
         seen[name] = storage.read_frame(table_uri(repo_path, name))
@@ -245,13 +239,16 @@ def replay(
 def push_online(pushes: dict[str, pd.DataFrame], repo_path: str, store=None) -> dict[str, int]:
     """Push each stream's `pushes` to the online store alone, as they arrive; their offline copy
     is the caller's to write (`write_streams`, say once a day). A caller that pushes every step
-    passes its `store` (see `materialize`). Returns events pushed per stream."""
-    from feast.data_source import PushMode
+    passes its `store` (see `materialize`). Returns events pushed per stream.
 
-    store = _push_store(repo_path, pushes, store=store)
+    What Feast's `push` does (write to each view the push source feeds), with the registry read
+    once for all the streams: `push` parses every view and feature service at each call, most
+    of an hourly replay step's push."""
+    store, fed = _stream_views(repo_path, pushes, store=store)
     for name, events in pushes.items():
-        if len(events):  # in one push: the online store keeps each key's newest
-            store.push(name, _microseconds(events.reset_index(drop=True)), to=PushMode.ONLINE)
+        if len(events):  # in one write: the online store keeps each key's newest
+            for view in fed[name]:
+                store.write_to_online_store(view, _microseconds(events.reset_index(drop=True)))
     return {name: len(events) for name, events in pushes.items()}
 
 
@@ -262,24 +259,33 @@ def write_streams(streams: dict[str, pd.DataFrame], repo_path: str) -> None:
         write_table(events, table_uri(repo_path, name))
 
 
-def _push_store(repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None, store=None):
-    """The store (`store`, else the repository's), once every stream of `pushes` is known to be
-    registered as a push source."""
+def _stream_views(
+    repo_path: str, pushes: dict[str, pd.DataFrame], fs_yaml_file: str | Path | None = None, store=None
+) -> tuple:
+    """The store (`store`, else the repository's) and, for each stream of `pushes`, the feature
+    views its push source feeds; LooplineError for a stream that feeds none."""
+    from feast.data_source import PushSource
+
     store = store or feature_store(repo_path, fs_yaml_file)
-    registered = {s.name for s in store.list_data_sources()}
+    fed: dict[str, list[str]] = {}
+    for view in store.list_feature_views():
+        if isinstance(view.stream_source, PushSource):
+            fed.setdefault(view.stream_source.name, []).append(view.name)
     for name in pushes:
-        if name not in registered:
+        if name not in fed:
             raise LooplineError(
                 f"push source '{name}' is not registered for {repo_path}: run `feast apply` there first"
             )
-    return store
+    return store, fed
 
 
-def batch_views(store) -> list:
-    """The feature views the batch tables feed; the others are fed by a push source (a stream)."""
+def batch_views(store, views: list | None = None) -> list:
+    """The feature views (of `views`, default the registry's) the batch tables feed; the others
+    are fed by a push source (a stream)."""
     from feast.data_source import PushSource
 
-    return [v for v in store.list_feature_views() if not isinstance(v.stream_source, PushSource)]
+    views = store.list_feature_views() if views is None else views
+    return [v for v in views if not isinstance(v.stream_source, PushSource)]
 
 
 def online_horizon(store) -> pd.Timestamp | None:
@@ -336,21 +342,25 @@ def materialize(
     registry is read and parsed once, not per call. Returns each view's window.
     """
     store = store or feature_store(repo_path, fs_yaml_file)
-    batch = {view.name for view in batch_views(store)}
+    store.refresh_registry()  # a pipeline may have loaded since the caller's last call
+    views = store.list_feature_views()  # parsed once: a third of an hourly call when parsed per use
+    batch = batch_views(store, views)
     if not batch:
         raise LooplineError(f"no feature views are registered for {repo_path}: run `feast apply` there first")
     windows = {}
-    loaded = [v for v in store.list_feature_views() if v.most_recent_end_time is not None or v.name not in batch]
+    fed_by_batch = {view.name for view in batch}
+    loaded = [v for v in views if v.most_recent_end_time is not None or v.name not in fed_by_batch]
     lost = missing_online(store, loaded) if check_lost else []
     if lost:
         print(f"loopline: the online store lost {', '.join(lost)}: loading them again", file=sys.stderr)
         store.apply([v for v in loaded if v.name in lost])  # creates a dropped table; `feast apply` sees no change
         store.materialize(start_date=STATIC_SINCE.to_pydatetime(), end_date=end.to_pydatetime(), feature_views=lost)
         windows |= {name: (STATIC_SINCE.isoformat(), end.isoformat()) for name in lost}
-    store.refresh_registry()
+        store.refresh_registry()
+        batch = batch_views(store)
     due: dict[pd.Timestamp, list[str]] = {}
     recorded = False
-    for view in batch_views(store):
+    for view in batch:
         begin = start or (pd.Timestamp(view.most_recent_end_time) if view.most_recent_end_time else STATIC_SINCE)
         windows.setdefault(view.name, (begin.isoformat(), end.isoformat()))
         if begin >= end:

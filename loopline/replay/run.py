@@ -191,8 +191,8 @@ class Replay:
                     features.apply(self.repo)
                     self.feature_store = features.feature_store(self.repo)  # kept: its registry parsed once
             else:
-                lookups = str(self.world.lookups(clock, self.folder / "source", timed=True))
-                features.write_lookup_tables(self.config, lookups, self.repo)
+                for table, rows in self.world.timed_tables(clock).items():
+                    features.write_table(rows, features.table_uri(self.repo, table))
             if full:  # the streams' offline copy, once a day; the online store gets every step's events
                 features.write_streams(self.world.streams(clock), self.repo)
             features.push_online(self.world.streams(clock, since=self.pushed), self.repo, self.feature_store)

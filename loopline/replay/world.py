@@ -9,6 +9,8 @@ world hands out only what is known then:
   `now` (schedules are published ahead), each one's departure delay only once it has left and
   its arrival delay only once it is at the gate (NaN before: unknown); weather hours whose last
   report is in; the static tables as they are.
+- `timed_tables(now)`: the batch tables of the lookups keyed by a time (the weather's hours), the
+  rows known by `now`.
 - `streams(now)`: the feature streams' events stamped up to `now` (departures as they leave,
   arrivals as they reach the gate), as the airports' feeds would have sent them.
 - `due(start, end)`: the flights scheduled to depart in [start, end): the requests.
@@ -25,7 +27,7 @@ from loopline.config import Config
 from loopline.errors import DataError
 from loopline.events import event_time, read_events
 from loopline.features.history import EVENT_TIMESTAMP, known_at
-from loopline.features.store import streams, timed_lookups, zones
+from loopline.features.store import lookup_tables, streams, zones
 
 AHEAD = pd.Timedelta(days=1)  # how far ahead a schedule is known
 DEPARTS, KNOWN = "departs", "known"
@@ -50,6 +52,7 @@ class World:
         )
         self.told = self.events[KNOWN].where(~never, expected)  # when each outcome is told (see `outcomes`)
         self._tables: dict[str, pd.DataFrame] = {}  # the lookup tables, read once
+        self._timed: dict[str, pd.DataFrame] | None = None  # their batch tables, made once
 
     def check(self, start: pd.Timestamp, end: pd.Timestamp) -> None:
         """Refuse a source whose flights in [start, end) cannot all be sent as requests (a day
@@ -86,11 +89,11 @@ class World:
         pd.read_parquet(Path(self.source, f"{zones_table}.parquet")).to_parquet(folder / f"{zones_table}.parquet")
         return folder
 
-    def lookups(self, now: pd.Timestamp, folder: str | Path, timed: bool = False) -> Path:
+    def lookups(self, now: pd.Timestamp, folder: str | Path) -> Path:
         """Write the lookup tables as known at `now` into `folder`: a timed row (a weather hour)
-        once it is complete, the others (planes) as they are; with `timed`, the timed ones only."""
+        once it is complete, the others (planes) as they are."""
         folder = Path(folder)
-        for lookup in timed_lookups(self.config) if timed else self.config.source.lookups:
+        for lookup in self.config.source.lookups:
             rows = self._tables.get(lookup.table)
             if rows is None:
                 rows = self._tables[lookup.table] = pd.read_parquet(Path(self.source, f"{lookup.table}.parquet"))
@@ -100,6 +103,14 @@ class World:
                 rows = rows[known <= now]
             rows.to_parquet(folder / f"{lookup.table}.parquet", index=False)
         return folder
+
+    def timed_tables(self, now: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        """The timed lookups' batch tables (`features.store.lookup_tables`: each row stamped when
+        it became known) with the rows known by `now`: what `lookups` then the feature store's
+        table writer would give, without a round trip through files every step."""
+        if self._timed is None:
+            self._timed = lookup_tables(self.config, self.source, timed=True)
+        return {name: table[table[EVENT_TIMESTAMP] <= now] for name, table in self._timed.items()}
 
     def streams(self, now: pd.Timestamp, since: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
         """Each feature stream's events stamped up to `now` (and after `since`, if given)."""

@@ -9,6 +9,7 @@ import pytest
 
 from loopline.config import load_config
 from loopline.features.history import EVENT_TIMESTAMP
+from loopline.features.store import lookup_tables
 from loopline.replay.world import AHEAD, DEPARTS, KNOWN, World
 
 CONFIG = load_config("flights")
@@ -44,6 +45,13 @@ def test_a_snapshot_holds_only_what_is_known_at_the_clock(world, tmp_path):
     weather = pd.read_parquet(folder / "weather.parquet")
     assert (weather.time_hour + pd.Timedelta(minutes=51)).max() <= NOW  # an hour counts once its last report is in
     assert (weather.time_hour + pd.Timedelta(minutes=51)).max() > NOW - pd.Timedelta(hours=1)
+
+
+def test_the_hourly_weather_table_is_the_snapshots_and_ends_at_the_clock(world, tmp_path):
+    hourly = world.timed_tables(NOW)["weather"]
+    from_snapshot = lookup_tables(CONFIG, str(world.lookups(NOW, tmp_path)), timed=True)["weather"]
+    pd.testing.assert_frame_equal(hourly.reset_index(drop=True), from_snapshot.reset_index(drop=True))
+    assert hourly[EVENT_TIMESTAMP].max() <= NOW and hourly[EVENT_TIMESTAMP].max() > NOW - pd.Timedelta(hours=1)
 
 
 def test_streams_requests_and_outcomes_are_cut_at_the_clock(world):
