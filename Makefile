@@ -64,7 +64,7 @@ bench-serving: install ## loopline serve under open-loop load on loopback, again
 bench-replay: install ## the loop on April-December 2013 with every flight (the replay's own figures: time per part)
 	$(BIN)/loopline replay --train-end 2013-04-01 --end 2014-01-01 --sample 1
 
-bench-drift: install ## the drift trigger's tests against distances: make bench-drift REPLAY=<replay folder> [SEASON=<train examples>]
+bench-drift: install ## the drift trigger's rule, configured against the earlier one, on a replay's days: make bench-drift REPLAY=<replay folder> [SEASON=<train examples>]
 	$(BIN)/python benchmarks/drift.py $(REPLAY) $(if $(SEASON),--season $(SEASON))
 
 compile: install ## write pipelines/training.yaml, features.yaml and monitoring.yaml for the Kubeflow dashboard
