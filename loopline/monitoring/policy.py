@@ -3,14 +3,17 @@
 Three triggers (config `monitoring.policy`): the production version's served inputs drifted in
 `drift_windows` consecutive monitored windows; its live AUC, on at least `min_outcomes` labelled
 flights, fell `auc_margin` below the AUC it was evaluated at; its training data ended more than
-`max_age_days` before the clock. A retraining that a trigger calls for is held while another is
-open (one claim per model in the registry) or within `cooldown_days` of the last one. Every
-retraining started is recorded in the registry's decisions log with its reasons, and the
-reasons travel with the training run (its `trigger` parameter, kept in the version's metadata).
+`max_age_days` before the clock and no retraining started in that time either (one that pushed
+nothing, or whose contender was rolled back, waits as long before it is tried again). A
+retraining that a trigger calls for is held while another is open (one claim per model in the
+registry) or within `cooldown_days` of the last one. Every retraining started is recorded in the
+registry's decisions log with its reasons, and the reasons travel with the training run (its
+`trigger` parameter, kept in the version's metadata).
 
 The clock is the caller's (`as_of`): the wall clock on a schedule, the replay's in a replay.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -45,10 +48,20 @@ class Retraining:
         return asdict(self)
 
 
-def triggers(policy: Policy, windows: list[dict], production: registry.ModelVersion, as_of: pd.Timestamp) -> list[str]:
+def triggers(
+    policy: Policy,
+    windows: list[dict],
+    production: registry.ModelVersion,
+    as_of: pd.Timestamp,
+    last: dict | None = None,
+) -> list[str]:
     """The triggers that fire for `production` given the monitored `windows` (oldest first, the
-    current one last) at the clock `as_of`."""
+    current one last) at the clock `as_of`, and the `last` retraining (registry.last_retraining)."""
     fired = []
+
+    def days_before(stamp: str) -> float:
+        moment = pd.Timestamp(stamp)
+        return (as_of - (moment if moment.tz else moment.tz_localize(as_of.tz))).total_seconds() / 86400
 
     def group(window: dict) -> dict | None:
         return next(
@@ -78,10 +91,10 @@ def triggers(policy: Policy, windows: list[dict], production: registry.ModelVers
             f"{evaluated:.4f} by more than {policy.auc_margin}"
         )
     trained_to = production.metadata.get("data_window", {}).get("end")
-    if trained_to:
-        age = (as_of - pd.Timestamp(trained_to, tz=as_of.tz)).total_seconds() / 86400
-        if age > policy.max_age_days:
-            fired.append(f"version {production.version} trained on data up to {trained_to}, {age:.1f} days ago")
+    tried = days_before(last["at"]) if last else math.inf
+    if trained_to and days_before(trained_to) > policy.max_age_days and tried > policy.max_age_days:
+        age = days_before(trained_to)
+        fired.append(f"version {production.version} trained on data up to {trained_to}, {age:.1f} days ago")
     return fired
 
 
@@ -97,14 +110,14 @@ def decide(config: Config, registry_uri: str, monitored: Monitoring, claim: bool
     if production is None:
         return Retraining(False, held="no model in production: train one first", at=monitored.as_of)
     windows = registry.monitored_windows(registry_uri, config.name)
-    found = Retraining(False, triggers(policy, windows, production, as_of), at=monitored.as_of)
+    last = registry.last_retraining(registry_uri, config.name)
+    found = Retraining(False, triggers(policy, windows, production, as_of, last), at=monitored.as_of)
     if not found.reasons:
         return found
     pending = registry.pointed(registry_uri, config.name, registry.CANARY)
     if pending is not None:  # a retraining now would replace it before its verdict
         found.held = f"canary {pending.version} is still being judged"
         return found
-    last = registry.last_retraining(registry_uri, config.name)
     since = (as_of - pd.Timestamp(last["at"])) if last else None
     if last and not last["open"] and since < timedelta(days=policy.cooldown_days):
         found.held = f"cooling down: the last retraining started {last['at']} (cooldown {policy.cooldown_days:g} days)"

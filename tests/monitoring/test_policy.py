@@ -13,12 +13,13 @@ from loopline.monitoring.monitor import Monitoring
 from loopline.monitoring.policy import RETRAIN, decide, retrain, triggers
 
 CONFIG = load_config("flights")
-POLICY = CONFIG.monitoring.policy  # drift 0.5 in 3 windows, AUC margin 0.03 on 1,000, 30 days, cooldown 2
+POLICY = CONFIG.monitoring.policy  # drift 0.3 in 3 windows, AUC margin 0.03 on 1,000, 30 days, cooldown 2
 
 
 def window(day: int, drift: float | None = 0.1, auc: float | None = 0.75, labelled: int = 2000, version="0001"):
-    """A monitored day of January 2013 (outcomes known by the next midnight) for production `version`."""
-    start = pd.Timestamp(2013, 1, day, tz="America/New_York")
+    """The monitored `day` of 2013 counted from 1 January (outcomes known by the next midnight) for
+    production `version`."""
+    start = pd.Timestamp(2013, 1, 1, tz="America/New_York") + pd.Timedelta(days=day - 1)
     end = start + pd.Timedelta(days=1)
     group = {"role": "production", "version": version, "predictions": 3000, "labelled": labelled}
     group |= {"coverage": labelled / 3000, "auc": auc, "drift_share": drift}
@@ -40,7 +41,8 @@ def models(tmp_path) -> str:
 def fired(models: str, *windows: Monitoring) -> list[str]:
     production = registry.production(models, "flights")
     as_of = pd.Timestamp(windows[-1].as_of)
-    return triggers(POLICY, [w.as_dict() for w in windows], production, as_of)
+    last = registry.last_retraining(models, "flights")
+    return triggers(POLICY, [w.as_dict() for w in windows], production, as_of, last)
 
 
 def test_drift_fires_after_that_many_consecutive_windows_of_the_production_version(models):
@@ -64,6 +66,15 @@ def test_age_fires_once_the_training_data_is_older_than_max_age(models):
     assert fired(models, window(30)) == []  # the clock is 2013-01-31 00:00 in New York: 30 days, not more
     (reason,) = fired(models, window(30), window(31))  # after the window of the 31st: 31 days
     assert "trained on data up to 2013-01-01, 31.0 days ago" in reason
+
+
+def test_after_a_retraining_that_pushed_nothing_age_waits_as_long_again(models):
+    decided = decide(CONFIG, models, window(31))  # on 1 February: 31 days
+    assert decided.retrain and decided.reason.startswith("version 0001 trained on data up to 2013-01-01")
+    retrain(CONFIG, models, decided, lambda _: "not pushed")
+    assert fired(models, window(33)) == [] and fired(models, window(61)) == []  # up to 3 March: 30 days
+    (again,) = fired(models, window(62))  # 4 March: the attempt is 31 days old
+    assert "trained on data up to 2013-01-01, 62.0 days ago" in again
 
 
 def test_a_retraining_is_claimed_once_recorded_with_its_reasons_then_cools_down(models):
