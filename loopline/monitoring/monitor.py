@@ -99,8 +99,8 @@ def monitor(
     report: str | Path | None,
     workspace: str | Path | None = None,
 ) -> Monitoring:
-    """Judge the window [start, end) as of `as_of`; write the HTML `report` (None: none, a
-    third of the cost of a day at full traffic) and, with a `workspace`, one Evidently snapshot
+    """Judge the window [start, end) as of `as_of`; write the HTML `report` (None: none, about
+    a fifth of the cost of a day at full traffic) and, with a `workspace`, one Evidently snapshot
     per group, backdated to the window's end."""
     since = min(start, end - pd.Timedelta(days=config.monitoring.quality_days))
     period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
