@@ -91,9 +91,9 @@ def triggers(
             f"{evaluated:.4f} by more than {policy.auc_margin}"
         )
     trained_to = production.metadata.get("data_window", {}).get("end")
+    age = days_before(trained_to) if trained_to else 0.0
     tried = days_before(last["at"]) if last else math.inf
-    if trained_to and days_before(trained_to) > policy.max_age_days and tried > policy.max_age_days:
-        age = days_before(trained_to)
+    if age > policy.max_age_days and tried > policy.max_age_days:
         fired.append(f"version {production.version} trained on data up to {trained_to}, {age:.1f} days ago")
     return fired
 
