@@ -30,6 +30,7 @@ from loopline import storage
 from loopline.config import Config, Lookup, in_environment
 from loopline.errors import LooplineError
 from loopline.events import event_time, read_events, read_table
+from loopline.features import loaded
 from loopline.features.history import (
     EVENT_TIMESTAMP,
     live_stream,
@@ -437,16 +438,35 @@ def load(
     config: Config, source: str, repo_path: str, end: pd.Timestamp, fs_yaml_file: str | Path | None = None
 ) -> dict[str, int]:
     """Everything the store needs up to `end`: batch tables written, definitions applied, the
-    streams replayed and the batch views materialized. Returns rows per table and pushes per stream."""
-    feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
-    events = read_events(config, source)
-    places = zones(config, source)
+    streams replayed and the batch views materialized. Returns rows per table and pushes per stream.
+    A store that already holds this source up to `end` (`loaded`) is only checked for lost
+    online tables."""
+    store = feature_store(repo_path, fs_yaml_file)  # a repository, before anything is written into it
+    digest = loaded.fingerprint(config, source, repo_path, store)
     with locked(repo_path):
+        rows = loaded.covered(_marker(repo_path), digest, end)
+        if rows is not None:
+            materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
+            return rows
+        events = read_events(config, source)
+        places = zones(config, source)
         rows = write_feature_tables(config, source, events, repo_path, places)
         apply(repo_path, fs_yaml_file)
         rows |= replay(streams(config, events, places), repo_path, end, fs_yaml_file)
         materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
+        loaded.record(_marker(repo_path), digest, end, rows)
     return rows
+
+
+def record_loaded(config: Config, source: str, repo_path: str, store, end: pd.Timestamp, rows: dict[str, int]) -> None:
+    """Note that the caller loaded `store` (of `repo_path`) with `source` up to `end` (`rows` per
+    table), as `load` does: a later `load` of it to `end` or before does nothing. The caller
+    holds the lock."""
+    loaded.record(_marker(repo_path), loaded.fingerprint(config, source, repo_path, store), end, rows)
+
+
+def _marker(repo_path: str | Path) -> str:
+    return storage.join(data_location(repo_path), loaded.MARKER)
 
 
 def training_set(

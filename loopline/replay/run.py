@@ -154,10 +154,10 @@ class Replay:
                 later = clock + step
                 midnight = clock == clock.tz_convert(self.config.source.timezone).normalize()
                 self._refresh(clock, full=midnight)
-                self._serve(clock, later)
-                if later >= next_monitor:
-                    self._monitor(next_monitor - every, next_monitor, later, act=later < self.end)
+                if clock >= next_monitor:  # after the store's refresh: a retraining finds it loaded
+                    self._monitor(next_monitor - every, next_monitor, clock, act=True)
                     next_monitor += every
+                self._serve(clock, later)
                 if self.on_step:
                     self.on_step(self, later)
                 clock = later
@@ -169,6 +169,8 @@ class Replay:
                     decisions=self.progress.decisions,
                 )
                 bar.update()
+        if self.end >= next_monitor:  # the last period: judged, not acted on
+            self._monitor(next_monitor - every, next_monitor, self.end, act=False)
 
     @contextlib.contextmanager
     def _timed(self, part: str):
@@ -186,18 +188,20 @@ class Replay:
             if full:
                 snapshot = str(self.world.snapshot(clock, self.folder / "source"))
                 events, places = read_events(self.config, snapshot), features.zones(self.config, snapshot)
-                features.write_feature_tables(self.config, snapshot, events, self.repo, places)
+                rows = features.write_feature_tables(self.config, snapshot, events, self.repo, places)
                 if not Path(self.repo, "data", "registry.db").exists():
                     features.apply(self.repo)
-                    self.feature_store = features.feature_store(self.repo)  # kept: its registry parsed once
+                self.feature_store = self.feature_store or features.feature_store(self.repo)  # kept: parsed once
             else:
-                for table, rows in self.world.timed_tables(clock).items():
-                    features.write_table(rows, features.table_uri(self.repo, table))
+                for table, frame in self.world.timed_tables(clock).items():
+                    features.write_table(frame, features.table_uri(self.repo, table))
             if full:  # the streams' offline copy, once a day; the online store gets every step's events
                 features.write_streams(self.world.streams(clock), self.repo)
             features.push_online(self.world.streams(clock, since=self.pushed), self.repo, self.feature_store)
             self.pushed = clock
             features.materialize(self.repo, clock, check_lost=full, store=self.feature_store)
+            if full:  # a retraining on this snapshot finds the store loaded (`features.load`)
+                features.record_loaded(self.config, snapshot, self.repo, self.feature_store, clock, rows)
 
     def _serve(self, clock: pd.Timestamp, later: pd.Timestamp) -> None:
         """Send the sampled flights due in [clock, later), then the outcomes known by then."""

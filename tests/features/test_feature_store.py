@@ -1,6 +1,8 @@
 """Feast guarantees on the real flight features, on SQLite and on Redis (+ a PostgreSQL registry)."""
 
 import math
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -252,3 +254,21 @@ def test_a_step_loads_the_views_with_new_rows_and_records_the_others_as_loaded(s
     views = feature_store(str(folder)).list_feature_views()
     assert max(len(view.materialization_intervals) for view in views if view.name in windows) <= 2  # + the last
     assert online_horizon(feature_store(str(folder))) == END + pd.Timedelta(hours=5)
+
+
+def test_a_store_loaded_from_the_same_source_is_not_loaded_again(source, tmp_path):
+    """A load to an end the store already holds, from the same source, writes nothing; a later
+    end or a changed source loads again."""
+    config = load_config("flights")
+    folder = str(copy_repo(REPO, tmp_path / "repo", "loopline_loaded"))
+    earlier = END - pd.Timedelta(days=1)
+    rows = load(config, source, folder, END)
+    tables = {path: path.stat().st_mtime_ns for path in Path(folder, "data").glob("*.parquet")}
+    assert load(config, source, folder, earlier) == rows
+    assert {path: path.stat().st_mtime_ns for path in tables} == tables
+    changed = shutil.copytree(source, tmp_path / "source")
+    planes = pd.read_parquet(changed / "planes.parquet")
+    planes.assign(seats=planes["seats"] + 1).to_parquet(changed / "planes.parquet", index=False)
+    load(config, str(changed), folder, earlier)
+    written = pd.read_parquet(Path(folder, "data", "planes.parquet"))
+    assert written["plane_seats"].sum() == pytest.approx((planes["seats"] + 1).sum())

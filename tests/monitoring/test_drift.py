@@ -35,6 +35,11 @@ def served(reference: pd.DataFrame, count: int, empty: set[str] = frozenset()) -
     return [row | dict.fromkeys(empty) for row in frame.to_dict("records")]
 
 
+def shifted(reference: pd.DataFrame) -> list[dict]:
+    """500 reference rows on longer routes flown by older planes."""
+    return [row | {"distance": row["distance"] + 1000, "plane_year": 1980.0} for row in served(reference, 500)]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(empty=st.sets(st.sampled_from(COLUMNS), max_size=4))
 def test_a_day_with_columns_never_reported_is_judged_not_refused(reference, empty):
@@ -44,9 +49,15 @@ def test_a_day_with_columns_never_reported_is_judged_not_refused(reference, empt
 
 def test_inputs_like_the_reference_do_not_drift_and_shifted_ones_do(reference):
     same = _drift(drift_report(CONFIG, served(reference, 500), reference, END, []).dict())
-    older = [row | {"distance": row["distance"] + 1000, "plane_year": 1980.0} for row in served(reference, 500)]
-    moved = _drift(drift_report(CONFIG, older, reference, END, []).dict())
+    moved = _drift(drift_report(CONFIG, shifted(reference), reference, END, []).dict())
     assert same[0] < 0.2 and moved[1] >= same[1] + 2, (same, moved)  # (share, columns drifted)
+
+
+def test_the_count_alone_agrees_with_the_preset(reference):
+    """A replay's monitor asks Evidently for the drifted columns' count alone: the same figures."""
+    for inputs in (served(reference, 500), shifted(reference)):
+        preset, count = (_drift(drift_report(CONFIG, inputs, reference, END, [], d).dict()) for d in (True, False))
+        assert preset == count
 
 
 def days(examples: pd.DataFrame) -> list[pd.DataFrame]:
@@ -68,7 +79,7 @@ def tilted(day: pd.DataFrame, reference: pd.DataFrame, strength: float, seed: in
 def firing_rate(reference: pd.DataFrame, served: list[pd.DataFrame], strength: float) -> float:
     """The share of days whose drift share reaches the policy's threshold."""
     shares = [
-        _drift(drift_report(CONFIG, tilted(day, reference, strength, seed), reference, END, []).dict())[0]
+        _drift(drift_report(CONFIG, tilted(day, reference, strength, seed), reference, END, [], False).dict())[0]
         for seed, day in enumerate(served)
     ]
     return float(np.mean([share >= POLICY.drift_share for share in shares]))
