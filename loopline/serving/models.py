@@ -49,7 +49,10 @@ class RegistryModels:
         self.problems: dict[str, str] = {}
 
     def refresh(self) -> None:
-        """Load whichever pointer moved; a version that fails to load leaves the old one serving."""
+        """Load whichever pointer moved, warmed up (`model_io.warm_up`); a version already loaded
+        under the other pointer (a promoted canary) is taken as it is. A version that fails to
+        load leaves the old one serving."""
+        held = {found.version: found for found in self.loaded.values() if found is not None}
         for pointer in POINTERS:
             try:
                 wanted = registry.pointed(self.registry_uri, self.config.name, pointer)
@@ -64,11 +67,15 @@ class RegistryModels:
                 continue
             if current is not None and current.version == wanted.version:
                 continue
-            try:
-                loaded = Loaded(wanted.version, _load(wanted.uri))
-            except Exception as error:
-                self._problem(pointer, f"version {wanted.version} failed to load: {error}")
-                continue
+            loaded = held.get(wanted.version)
+            if loaded is None:
+                try:
+                    loaded = Loaded(wanted.version, _load(wanted.uri))
+                    warm = model_io.warm_up(loaded.serve, self.config)
+                except Exception as error:
+                    self._problem(pointer, f"version {wanted.version} failed to load: {error}")
+                    continue
+                log.warning("version %s loaded; its first call, at load, took %.0f ms", wanted.version, warm)
             self.loaded[pointer] = loaded  # one assignment: a request in flight keeps the model it took
             self.problems.pop(pointer, None)
             log.warning("%s is now version %s", pointer, wanted.version)
