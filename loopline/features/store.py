@@ -110,6 +110,11 @@ def timed_lookups(config: Config) -> list[Lookup]:
     return [lookup for lookup in lookups if any(config.raw_columns[key] == "timestamp" for key in lookup.keys)]
 
 
+def stream_names(config: Config) -> list[str]:
+    """The streams (push sources) the config's history has."""
+    return [name for name, kept in ((OUTCOMES, config.history.previous), (DEPARTURES, config.history.live)) if kept]
+
+
 def streams(config: Config, events: pd.DataFrame, places: dict[str, str]) -> dict[str, pd.DataFrame]:
     """The config's streams of `events`, each in time order: outcomes as they become known, the
     live state of places as events happen."""
@@ -447,15 +452,15 @@ def load(
         rows = loaded.covered(_marker(repo_path), digest, end)
         if rows is not None:
             materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
-            return rows
+            return rows | dict.fromkeys(stream_names(config), 0)  # nothing new pushed
         events = read_events(config, source)
         places = zones(config, source)
         rows = write_feature_tables(config, source, events, repo_path, places)
         apply(repo_path, fs_yaml_file)
-        rows |= replay(streams(config, events, places), repo_path, end, fs_yaml_file)
+        pushed = replay(streams(config, events, places), repo_path, end, fs_yaml_file)
         materialize(repo_path, end, fs_yaml_file=fs_yaml_file)
         loaded.record(_marker(repo_path), digest, end, rows)
-    return rows
+    return rows | pushed
 
 
 def record_loaded(config: Config, source: str, repo_path: str, store, end: pd.Timestamp, rows: dict[str, int]) -> None:

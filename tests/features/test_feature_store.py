@@ -264,7 +264,7 @@ def test_a_store_loaded_from_the_same_source_is_not_loaded_again(source, tmp_pat
     earlier = END - pd.Timedelta(days=1)
     rows = load(config, source, folder, END)
     tables = {path: path.stat().st_mtime_ns for path in Path(folder, "data").glob("*.parquet")}
-    assert load(config, source, folder, earlier) == rows
+    assert rows[OUTCOMES] > 0 and load(config, source, folder, earlier) == rows | {OUTCOMES: 0, DEPARTURES: 0}
     assert {path: path.stat().st_mtime_ns for path in tables} == tables
     changed = shutil.copytree(source, tmp_path / "source")
     planes = pd.read_parquet(changed / "planes.parquet")
