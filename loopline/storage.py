@@ -67,6 +67,17 @@ def write_bytes(uri: str, data: bytes) -> None:
         _blob(uri).upload_from_string(data)
         return
     path = Path(uri)
+    tmp = _beside(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _beside(path: Path, data: bytes) -> Path:
+    """`data` written and synced to a hidden file beside `path` (`list_dir` leaves it out), for
+    the caller to move into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -74,10 +85,10 @@ def write_bytes(uri: str, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def write_text(uri: str, text: str) -> None:
@@ -86,7 +97,8 @@ def write_text(uri: str, text: str) -> None:
 
 def create_exclusive(uri: str, text: str) -> bool:
     """Create the object at `uri` holding `text` only if it does not exist yet; False if it did.
-    Atomic among racing writers: an exclusive create locally, generation 0 as a GCS precondition."""
+    Atomic among racing writers and readers: a hard link of a written file locally (a reader
+    never sees it empty), generation 0 as a GCS precondition."""
     if is_gcs(uri):
         from google.api_core.exceptions import PreconditionFailed
 
@@ -96,13 +108,13 @@ def create_exclusive(uri: str, text: str) -> bool:
             return False
         return True
     path = Path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _beside(path, text.encode())
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.link(tmp, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    finally:
+        tmp.unlink()
     return True
 
 
@@ -141,10 +153,11 @@ def exists(uri: str) -> bool:
 
 
 def list_dir(uri: str) -> list[str]:
-    """Names of the immediate children of a folder, sorted; empty when it does not exist."""
+    """Names of the immediate children of a folder, sorted; empty when it does not exist. Hidden
+    names (a write in progress, `write_bytes`) are left out."""
     if not is_gcs(uri):
         path = Path(uri)
-        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+        return sorted(p.name for p in path.iterdir() if not p.name.startswith(".")) if path.is_dir() else []
     bucket, key = _split(uri)
     prefix = f"{key}/" if key else ""
     names = {blob.name[len(prefix) :].split("/", 1)[0] for blob in _client().list_blobs(bucket, prefix=prefix)}

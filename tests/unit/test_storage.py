@@ -41,3 +41,28 @@ def test_folders_round_trip(root, tmp_path):
 def test_local_writes_leave_no_temporary_files(tmp_path):
     storage.write_text(str(tmp_path / "p.json"), "{}")
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"]
+
+
+def test_a_reader_listing_a_folder_while_it_is_written_reads_only_whole_files(tmp_path):
+    """What the policy does while another process records windows and decisions: list the folder,
+    read every file. A write in progress is never listed, and an exclusive create is never seen
+    empty (the race a two-process test caught as an empty JSON file)."""
+    import threading
+
+    folder, done = str(tmp_path / "windows"), threading.Event()
+
+    def write() -> None:
+        for i in range(300):
+            storage.write_text(storage.join(folder, f"{i % 7}.json"), '{"n": %d}' % i)
+            storage.create_exclusive(storage.join(folder, f"x{i}.json"), '{"n": %d}' % i)
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reads = 0
+    while not done.is_set():
+        for name in storage.list_dir(folder):
+            assert storage.read_text(storage.join(folder, name)).startswith('{"n": ')
+            reads += 1
+    writer.join()
+    assert reads > 0 and len(storage.list_dir(folder)) == 307
