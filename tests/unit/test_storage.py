@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from loopline import storage
@@ -53,8 +55,8 @@ def test_a_reader_listing_a_folder_while_it_is_written_reads_only_whole_files(tm
 
     def write() -> None:
         for i in range(300):
-            storage.write_text(storage.join(folder, f"{i % 7}.json"), '{"n": %d}' % i)
-            storage.create_exclusive(storage.join(folder, f"x{i}.json"), '{"n": %d}' % i)
+            storage.write_text(storage.join(folder, f"{i % 7}.json"), json.dumps({"n": i}))
+            storage.create_exclusive(storage.join(folder, f"x{i}.json"), json.dumps({"n": i}))
         done.set()
 
     writer = threading.Thread(target=write)
