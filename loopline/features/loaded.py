@@ -1,5 +1,6 @@
 """What a repository's store was last loaded from (`<data>/loaded.json`): the source's files, the
-repository's definitions and the config, by content, and the time the store holds them up to.
+repository's definitions, the store's settings and the config, by content, and the time the
+store holds them up to.
 A load of the same source to that time or before finds everything in place and does nothing: a
 retraining in a replay (or after the features pipeline) does not load the store again.
 """

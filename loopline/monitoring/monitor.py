@@ -103,7 +103,7 @@ def monitor(
     `workspace`, one Evidently snapshot per group, backdated to the window's end. Without a
     report (None: where no one reads it, as in a replay) the snapshots hold only the metrics the
     dashboard and the policy read, not Evidently's presets, whose per-column widgets are most of
-    a monitored day's cost (README, "Speed")."""
+    a monitored day's cost (README, Benchmarks: the replay)."""
     since = min(start, end - pd.Timedelta(days=config.monitoring.quality_days))
     period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
     period = period.drop_duplicates(["role", "model_version", "flight_key"])
