@@ -77,6 +77,20 @@ class Progress:
     )
 
 
+def monitor_times(start: pd.Timestamp, end: pd.Timestamp, hours: float, zone: str) -> list[pd.Timestamp]:
+    """When the monitoring runs from `start` to `end` (inclusive): every `hours` of local wall time
+    in `zone`, so that a daily run stays at midnight, and judges a local day, across a change of
+    daylight saving time (a day of 23 or 25 hours)."""
+    local, every = start.tz_convert(zone).tz_localize(None), pd.Timedelta(hours=hours)
+    times = []
+    while True:
+        wall = local + every * (len(times) + 1)
+        mark = wall.tz_localize(zone, nonexistent="shift_forward", ambiguous=False)
+        if mark > end:
+            return times
+        times.append(mark)
+
+
 class Replay:
     """One replay's state: its folder (registry, feature repository, prediction store, logs), the
     world and the server."""
@@ -144,24 +158,23 @@ class Replay:
     def _loop(self, terminal) -> None:
         from tqdm import tqdm
 
-        spec = self.config.monitoring.replay
+        spec, zone = self.config.monitoring.replay, self.config.source.timezone
         step = pd.Timedelta(minutes=spec.step_minutes)
-        every = pd.Timedelta(hours=spec.monitor_hours)
         steps = int((self.end - self.start) / step)
-        clock, next_monitor = self.start, self.start + every
+        marks = monitor_times(self.start, self.end, spec.monitor_hours, zone)
+        clock, since = self.start, self.start
         with tqdm(total=steps, unit="step", file=terminal, dynamic_ncols=True) as bar:
             while clock < self.end:
                 later = clock + step
-                midnight = clock == clock.tz_convert(self.config.source.timezone).normalize()
-                self._refresh(clock, full=midnight)
-                if clock >= next_monitor:  # after the store's refresh: a retraining finds it loaded
-                    self._monitor(next_monitor - every, next_monitor, clock, act=True)
-                    next_monitor += every
+                self._refresh(clock, full=clock == clock.tz_convert(zone).normalize())
+                if marks and clock >= marks[0]:  # after the store's refresh: a retraining finds it loaded
+                    self._monitor(since, marks[0], clock, act=True)
+                    since = marks.pop(0)
                 self._serve(clock, later)
                 if self.on_step:
                     self.on_step(self, later)
                 clock = later
-                bar.set_description(f"{clock.tz_convert(self.config.source.timezone):%Y-%m-%d %H:%M}")
+                bar.set_description(f"{clock.tz_convert(zone):%Y-%m-%d %H:%M}")
                 bar.set_postfix(
                     flights=self.progress.flights,
                     outcomes=self.progress.outcomes,
@@ -169,8 +182,8 @@ class Replay:
                     decisions=self.progress.decisions,
                 )
                 bar.update()
-        if self.end >= next_monitor:  # the last period: judged, not acted on
-            self._monitor(next_monitor - every, next_monitor, self.end, act=False)
+        if marks:  # the last period, ending with the replay: judged, not acted on
+            self._monitor(since, marks[0], self.end, act=False)
 
     @contextlib.contextmanager
     def _timed(self, part: str):
