@@ -196,7 +196,10 @@ class Replay:
 
     def _refresh(self, clock: pd.Timestamp, full: bool) -> None:
         """Bring the feature store up to `clock`: at midnight every offline table from the
-        snapshot, each step the weather that came in; the streams pushed; the online store loaded."""
+        snapshot, each step the weather that came in; the streams pushed; the online store loaded.
+        Already up to `clock` (the loop's first step, after the one before the server started): nothing."""
+        if clock == self.pushed:
+            return
         with self._timed("features"), features.locked(self.repo):
             if full:
                 snapshot = str(self.world.snapshot(clock, self.folder / "source"))
