@@ -19,12 +19,15 @@ def verdict(
     """The canary's version and the judge's verdict on it over the departures of [start, end),
     on the outcomes known by `as_of`; None when there is no canary. Paired when the canary
     scored production's flights in the shadow, else its own split against production's. It has
-    waited since the first departure it scored."""
+    waited since the first departure it scored, and both arms are read from there: production
+    before the canary is no comparison (and a long window's read costs most of a verdict)."""
     canary = registry.pointed(registry_uri, config.name, registry.CANARY)
     production = registry.production(registry_uri, config.name)
     if canary is None or production is None:
         return None
-    window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
+    first = store.first_departure(canary.version)
+    since = start if first is None else max(start, pd.Timestamp(first))
+    window = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime(), inputs=False)
     ours = window[window["model_version"] == canary.version]
     waited = (as_of - ours["departs_at"].min()).total_seconds() / 86400 if len(ours) else 0.0
 

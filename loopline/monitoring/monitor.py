@@ -105,9 +105,10 @@ def monitor(
     dashboard and the policy read, not Evidently's presets, whose per-column widgets are most of
     a monitored day's cost (README, Benchmarks: the replay)."""
     since = min(start, end - pd.Timedelta(days=config.monitoring.quality_days))
-    period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime())
-    period = period.drop_duplicates(["role", "model_version", "flight_key"])
-    window = period[period["departs_at"] >= start]
+    once = ["role", "model_version", "flight_key"]
+    period = store.window(since.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime(), inputs=False)
+    period = period.drop_duplicates(once)
+    window = store.window(start.to_pydatetime(), end.to_pydatetime(), as_of.to_pydatetime()).drop_duplicates(once)
     if window.empty:
         raise LooplineError(f"no predictions for departures from {start.isoformat()} to {end.isoformat()}")
     result = Monitoring(start.isoformat(), end.isoformat(), as_of.isoformat(), since.isoformat())

@@ -1,6 +1,6 @@
 """The store's tables (SQLAlchemy Core). Alembic's migrations create them; this is what the code reads."""
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -19,6 +19,7 @@ predictions = Table(
     Column("score", Float, nullable=True),  # None: the model failed (`error` says how)
     Column("latency_ms", Float, nullable=True),  # the model call that scored the instance's request
     Column("error", String(200), nullable=True),  # a canary or shadow that failed: production answered
+    Index("ix_predictions_version_departs", "model_version", "departs_at"),
 )
 
 outcomes = Table(

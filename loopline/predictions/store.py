@@ -96,18 +96,21 @@ class PredictionStore:
         as_of: datetime | None = None,
         roles: list[str] | None = None,
         version: str | None = None,
+        inputs: bool = True,
     ) -> pd.DataFrame:
         """The predictions of flights scheduled to depart in [start, end) (of `roles`, by `version`
         when given), each with its outcome if that had become known by `as_of` (its `known_at`,
         else when it was received; no `as_of`: every outcome stored): `outcome` is NaN and
-        `labelled` false otherwise. A missing outcome is unknown, never a negative."""
+        `labelled` false otherwise. A missing outcome is unknown, never a negative. Without
+        `inputs` that column is left empty: not read, nor decoded (most of a long window's cost)."""
         start, end, as_of = (None if t is None else _utc(t) for t in (start, end, as_of))
         known = func.coalesce(outcomes.c.known_at, outcomes.c.received_at)
         on = predictions.c.flight_key == outcomes.c.flight_key
         if as_of is not None:
             on = and_(on, known <= as_of)
+        read = predictions.c if inputs else [c for c in predictions.c if c.name != "inputs"]
         query = (
-            select(predictions, outcomes.c.value.label("outcome"), outcomes.c.disputed, known.label("known_at"))
+            select(*read, outcomes.c.value.label("outcome"), outcomes.c.disputed, known.label("known_at"))
             .join(outcomes, on, isouter=True)
             .where(predictions.c.departs_at >= start, predictions.c.departs_at < end)
             .order_by(predictions.c.departs_at, predictions.c.answer_id, predictions.c.position)
@@ -124,6 +127,13 @@ class PredictionStore:
         frame["outcome"] = frame["outcome"].astype("float64")
         frame["disputed"] = frame["disputed"].eq(True)  # None where no outcome joined
         return frame
+
+    def first_departure(self, version: str) -> datetime | None:
+        """The earliest scheduled departure `version` scored (in any role); None if none."""
+        query = select(func.min(predictions.c.departs_at)).where(predictions.c.model_version == version)
+        with self.engine.connect() as connection:
+            first = connection.execute(query).scalar()
+        return None if first is None else pd.to_datetime(first, utc=True).to_pydatetime()
 
     def predictions(self) -> list[dict]:
         with self.engine.connect() as connection:

@@ -128,3 +128,19 @@ def test_the_window_reader_joins_only_outcomes_known_by_as_of(tmp_path):
     assert list(store.window(late_start, end)["answer_id"]) == ["c"]
     everything = store.window(start, end)
     assert everything["labelled"].all() and everything.loc[everything["answer_id"] == "c", "outcome"].isna().all()
+    assert everything["inputs"].tolist() == [{"carrier": "UA"}] * 3
+    bare = store.window(start, end, inputs=False)  # the same rows, their inputs not read
+    assert bare["inputs"].isna().all() and bare.drop(columns="inputs").equals(everything.drop(columns="inputs"))
+
+
+def test_a_versions_first_departure_is_its_earliest_scored_one_in_any_role(tmp_path):
+    store = sqlite_store(tmp_path)
+    assert store.first_departure("0002") is None
+    store.write_predictions(
+        [
+            record("a", model_version="0002", role="shadow", departs_at=datetime(2013, 2, 1, 9, tzinfo=UTC)),
+            record("b", model_version="0002", role="canary", departs_at=datetime(2013, 2, 1, 8, tzinfo=UTC)),
+            record("c", departs_at=datetime(2013, 1, 1, tzinfo=UTC)),  # another version's
+        ]
+    )
+    assert store.first_departure("0002") == datetime(2013, 2, 1, 8, tzinfo=UTC)
