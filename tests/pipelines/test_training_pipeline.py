@@ -22,7 +22,7 @@ from tests.conftest import LOOPLINE, REPO, SMALL_SPLIT, write_config
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
 WINDOW = ["--start", "2013-01-01", "--end", "2013-01-29"]
-GATES = {"slices": [["carrier"], ["origin"], ["month"]], "thresholds": {"auc_min": 0.55, "auc_max_drop": 0.01}}
+GATES = {"slices": [["carrier"], ["origin"]], "thresholds": {"auc_min": 0.55, "auc_max_drop": 0.01}}
 
 
 def train_args(source: str, config: str, repo: Path) -> list[str]:
