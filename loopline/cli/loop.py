@@ -1,9 +1,11 @@
 """`loopline monitor`, `promote`, `rollback`, `decisions`, `models` and `dashboard`: the loop's
 judgement of what the server answered, and the registry moves it makes."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -167,6 +169,22 @@ def cmd_dashboard(args) -> int:
     os.execv(evidently, [evidently, "ui", "--workspace", str(workspace), "--host", args.host, "--port", str(args.port)])
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: not an Exception, so that no library's handler of errors takes it for one."""
+
+
+def _terminate_children(signum, frame) -> None:
+    """On SIGTERM (`kill`, or Kubernetes stopping a pod): the same signal to every process this
+    one started (the replay's server, a pipeline step), then Terminated, so that the replay's
+    own clean-up runs as it unwinds (the server drains its prediction log)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    raise Terminated
+
+
 def cmd_replay(args) -> int:
     from loopline.replay.report import time_spent
     from loopline.replay.run import Replay, ReplayOptions
@@ -175,7 +193,12 @@ def cmd_replay(args) -> int:
     options.existing_repo(args.feature_repo)
     replay = Replay(ReplayOptions(**{name: getattr(args, name) for name in names}))
     print(f"replay {replay.id}: serving {args.train_end} to {args.end}, logs in {replay.folder}", file=sys.stderr)
-    report = replay.run()
+    signal.signal(signal.SIGTERM, _terminate_children)
+    try:
+        report = replay.run()
+    except Terminated:
+        print(f"loopline: replay {replay.id} stopped (SIGTERM); what it did is in {replay.folder}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     head = report["headline"]
     if head.get("difference") is None:
         print(f"too few labelled flights for a headline ({head['labelled']:,})")

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -139,3 +140,25 @@ def test_replay_stops_before_it_starts_on_a_bad_day_in_the_source(source, tmp_pa
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "table 'flights' cannot be replayed: 2013-01-23: 4 flight(s) without carrier, dest" in done.stderr
     assert not list(tmp_path.glob("replays/*/registry"))  # stopped before the first model
+
+
+def test_a_replay_stopped_by_sigterm_stops_what_it_started(source, tmp_path):
+    import psutil
+
+    args = ["--source", source, "--train-end", "2013-02-01", "--end", "2013-02-03"]
+    env = os.environ | {"LOOPLINE_HOME": str(tmp_path)}
+    replay = subprocess.Popen([LOOPLINE, "replay", *args], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    children = []
+    while time.monotonic() < deadline and not children:  # a step of the first training is running
+        logs = list(tmp_path.glob("replays/*/replay.log"))
+        if logs and "load-features-component    running" in logs[0].read_text():
+            children = psutil.Process(replay.pid).children(recursive=True)
+        time.sleep(0.2)
+    assert children, "the first training's steps never started"
+    replay.terminate()
+    _, err = replay.communicate(timeout=60)
+    assert replay.returncode == 143 and "Traceback" not in err, err[-2000:]
+    assert "stopped (SIGTERM); what it did is in" in err
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
