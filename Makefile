@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay bench-drift compile images clean
+.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay bench-monitoring bench-window bench-drift compile images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ bench-serving: install ## loopline serve under open-loop load on loopback, again
 
 bench-replay: install ## the loop on April-December 2013 with every flight (the replay's own figures: time per part)
 	$(BIN)/loopline replay --train-end 2013-04-01 --end 2014-01-01 --sample 1
+
+bench-monitoring: install ## the replay's daily monitoring and canary verdict as the prediction store fills, against the earlier read
+	$(BIN)/python benchmarks/monitoring.py
+
+bench-window: install ## December 2013 scored by models trained on 90 days, 180 days, January-November and January-March
+	cd benchmarks && ../$(BIN)/python training_window.py
 
 bench-drift: install ## the drift trigger's rule, configured against the earlier one, on a replay's days: make bench-drift REPLAY=<replay folder> [SEASON=<train examples>]
 	$(BIN)/python benchmarks/drift.py $(REPLAY) $(if $(SEASON),--season $(SEASON))
