@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 LOOPLINE = str(Path(sys.executable).with_name("loopline"))
@@ -143,8 +144,6 @@ def test_replay_stops_before_it_starts_on_a_bad_day_in_the_source(source, tmp_pa
 
 
 def test_a_replay_stopped_by_sigterm_stops_what_it_started(source, tmp_path):
-    import psutil
-
     args = ["--source", source, "--train-end", "2013-02-01", "--end", "2013-02-03"]
     env = os.environ | {"LOOPLINE_HOME": str(tmp_path)}
     replay = subprocess.Popen([LOOPLINE, "replay", *args], stderr=subprocess.PIPE, text=True, env=env)
