@@ -15,7 +15,7 @@ import pandas as pd
 
 from loopline.config import LIVE_COLUMNS, PREVIOUS_AT, SCHEDULED, Config
 from loopline.errors import DataError
-from loopline.events import event_time, label, read_table
+from loopline.events import event_time, label, minutes, read_table
 
 EVENT_TIMESTAMP = "event_timestamp"
 
@@ -38,8 +38,8 @@ def known_at(events: pd.DataFrame, config: Config, zones: dict[str, str]) -> pd.
         raise DataError(f"history.arrival.zones: no time zone for {spec.place} {', '.join(unknown)} (add to extra)")
     departs = event_time(events, config)
     hhmm = events[spec.scheduled].astype("float64")
-    after_midnight = pd.to_timedelta((hhmm // 100) * 60 + hhmm % 100, unit="min")
-    delay = pd.to_timedelta(events[spec.delay].astype("float64"), unit="min")
+    after_midnight = minutes((hhmm // 100) * 60 + hhmm % 100)
+    delay = minutes(events[spec.delay].astype("float64"))
     out = pd.Series(pd.NaT, index=events.index, dtype="datetime64[ns, UTC]")
     place_zones = places[known].map(zones).astype(object)
     for zone, rows in place_zones.groupby(place_zones).groups.items():  # a few zones, not every place
@@ -106,7 +106,7 @@ def live_stream(config: Config, events: pd.DataFrame) -> pd.DataFrame:
     window = pd.Timedelta(minutes=spec.window_minutes)
     delay = events[spec.delay].astype("float64")
     happened = events[delay.notna() & events[spec.key].notna()]
-    at = (event_time(happened, config) + pd.to_timedelta(delay[happened.index], unit="min")).dt.tz_convert(None)
+    at = (event_time(happened, config) + minutes(delay[happened.index])).dt.tz_convert(None)
     frames = [_empty_live(config)]
     for place, rows in happened.groupby(happened[spec.key].astype("string")).groups.items():
         order = np.argsort(at[rows].to_numpy(), kind="stable")

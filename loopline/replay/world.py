@@ -25,7 +25,7 @@ import pandas as pd
 
 from loopline.config import Config
 from loopline.errors import DataError
-from loopline.events import event_time, read_events
+from loopline.events import event_time, minutes, read_events
 from loopline.features.history import EVENT_TIMESTAMP, known_at
 from loopline.features.store import lookup_tables, streams, zones
 
@@ -44,7 +44,7 @@ class World:
         self.events = events.assign(
             **{DEPARTS: event_time(events, config), KNOWN: known_at(events, config, self.places)}
         ).sort_values(DEPARTS, kind="stable", ignore_index=True)
-        self.left = self.events[DEPARTS] + pd.to_timedelta(self.events[live.delay], unit="min")  # NaT: never
+        self.left = self.events[DEPARTS] + minutes(self.events[live.delay])  # NaT: never
         self._streams = streams(config, events, self.places)
         never = self.events[KNOWN].isna()
         expected = self._expected_arrival(self.events[never]) + pd.Timedelta(
