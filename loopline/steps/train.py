@@ -8,8 +8,6 @@ The exported model averages `ensemble` members trained from different seeds: on 
 members gain about 0.005 AUC over one (README, Benchmarks).
 """
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -135,85 +133,43 @@ def _encode_number(ops, x, column: pd.Series, bins: int):
 
 def train(examples: pd.DataFrame, config: Config, hp: Hyperparameters, model_dir: str) -> TrainResult:
     """Fit on time-ordered `examples` (features + label), keep the best epoch by AUC on the most
-    recent `validation_fraction` of them, and export the model to `model_dir`.
-
-    The members of an ensemble train at once, each in its own process on one thread (a member's
-    fit keeps about one core busy whatever its threads: on two cores, one after another left the
-    other idle); a member's weights depend on its seed only, not on where it ran."""
-    import keras
-
-    fit_rows, val_rows = validation_split(examples, hp)
-    member_hps = [replace(hp, seed=hp.seed + i) for i in range(hp.ensemble)]
-    if hp.ensemble == 1:
-        fitted = [fit_member(fit_rows, val_rows, config, member_hps[0], 1)]
-    else:
-        spawn = multiprocessing.get_context("spawn")  # a fresh TensorFlow per member: fork would copy its threads
-        with ProcessPoolExecutor(hp.ensemble, mp_context=spawn, initializer=_one_thread) as pool:
-            jobs = [pool.submit(fit_member, fit_rows, val_rows, config, m, i + 1) for i, m in enumerate(member_hps)]
-            fitted = [job.result() for job in jobs]
-    members, result = [], TrainResult(rows=len(examples))
-    for member_hp, (weights, history) in zip(member_hps, fitted, strict=True):
-        keras.utils.set_random_seed(member_hp.seed)
-        member = build_model(fit_rows, config, member_hp)
-        member.set_weights(weights)
-        members.append(member)
-        result.histories.append(history)
-    model = members[0]
-    if len(members) > 1:
-        inputs = keras_inputs(config)
-        model = keras.Model(inputs, keras.layers.Average(name="probability")([m(inputs) for m in members]))
-    model.export(model_dir, verbose=False)
-    return result
-
-
-def validation_split(examples: pd.DataFrame, hp: Hyperparameters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rows to fit (shuffled) and the most recent `validation_fraction` to validate on.
-
-    Examples come in time order: validating on the most recent ones stops training where it
-    still generalises to the future, which a random holdout overstates. The slice is small
-    because the latest days are also the most useful to learn from: on July 2013, holding out
-    10% of January-June instead of 3% costs about 0.01 AUC."""
-    n_val = max(1, int(len(examples) * hp.validation_fraction))
-    return examples.iloc[:-n_val].sample(frac=1.0, random_state=hp.seed), examples.iloc[-n_val:]
-
-
-def fit_member(
-    fit_rows: pd.DataFrame, val_rows: pd.DataFrame, config: Config, hp: Hyperparameters, member: int
-) -> tuple[list[np.ndarray], dict[str, list[float]]]:
-    """Fit one member from its seed; its best epoch's weights and its curves."""
+    recent `validation_fraction` of them, and export the model to `model_dir`."""
     import keras
     import tensorflow as tf
+
+    # Examples come in time order: validating on the most recent ones stops training where it
+    # still generalises to the future, which a random holdout overstates. The slice is small
+    # because the latest days are also the most useful to learn from: on July 2013, holding out
+    # 10% of January-June instead of 3% costs about 0.01 AUC.
+    n_val = max(1, int(len(examples) * hp.validation_fraction))
+    fit_rows = examples.iloc[:-n_val].sample(frac=1.0, random_state=hp.seed)
+    val_rows = examples.iloc[-n_val:]
 
     def dataset(rows: pd.DataFrame) -> tf.data.Dataset:
         labels = rows[config.label.name].to_numpy(dtype="float32")
         return tf.data.Dataset.from_tensor_slices((as_model_inputs(rows, config), labels)).batch(hp.batch_size)
 
-    def progress(epoch: int, logs: dict) -> None:
-        shown = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-        print(f"train: member {member} epoch {epoch + 1}/{hp.epochs} - {shown}", flush=True)
-
-    keras.utils.set_random_seed(hp.seed)
-    model = build_model(fit_rows, config, hp)
-    history = model.fit(
-        dataset(fit_rows).shuffle(256, seed=hp.seed),
-        validation_data=dataset(val_rows),
-        epochs=hp.epochs,
-        verbose=0,
-        shuffle=False,  # the dataset is shuffled itself
-        callbacks=[
-            keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True),
-            keras.callbacks.LambdaCallback(on_epoch_end=progress),
-        ],
-    )
-    return model.get_weights(), {k: [float(v) for v in vs] for k, vs in history.history.items()}
-
-
-def _one_thread() -> None:
-    """A member's process: TensorFlow on one thread (the members share the cores)."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    members, result = [], TrainResult(rows=len(examples))
+    for i in range(hp.ensemble):
+        member_hp = replace(hp, seed=hp.seed + i)
+        keras.utils.set_random_seed(member_hp.seed)
+        print(f"train: ensemble member {i + 1} of {hp.ensemble}", flush=True)
+        model = build_model(fit_rows, config, member_hp)
+        history = model.fit(
+            dataset(fit_rows).shuffle(256, seed=member_hp.seed),
+            validation_data=dataset(val_rows),
+            epochs=hp.epochs,
+            verbose=2,
+            shuffle=False,  # the dataset is shuffled itself
+            callbacks=[keras.callbacks.EarlyStopping("val_auc", mode="max", patience=2, restore_best_weights=True)],
+        )
+        members.append(model)
+        result.histories.append({k: [float(v) for v in vs] for k, vs in history.history.items()})
+    if len(members) > 1:
+        inputs = keras_inputs(config)
+        model = keras.Model(inputs, keras.layers.Average(name="probability")([m(inputs) for m in members]))
+    model.export(model_dir, verbose=False)
+    return result
 
 
 def curves_html(result: TrainResult) -> str:

@@ -62,30 +62,3 @@ def test_the_piecewise_linear_encoding_places_a_number_among_the_training_quanti
     expected = [[-0.4, 0, 0, 0], [0, 0, 0, 0], [1, 0.2, 0, 0], [1, 1, 1, 1], [1, 1, 1, 3]]
     assert encoded == pytest.approx(np.array(expected, dtype="float32"), abs=1e-6)
     assert ops.convert_to_numpy(_encode_number(ops, x, column, 0))[:, 0] == pytest.approx((x - 50) / column.std())
-
-
-def test_an_ensemble_trained_at_once_is_its_members_trained_one_by_one(examples, flights, tmp_path):
-    """The members fit in their own processes: each must be the member its seed gives in this
-    one, and the exported model their average."""
-    from dataclasses import replace
-
-    import tensorflow as tf
-
-    from loopline.steps.train import build_model, fit_member, validation_split
-
-    train_ex, evals = examples
-    hp = Hyperparameters(ensemble=2, epochs=2)
-    folder = str(tmp_path / "model")
-    result = train(train_ex, flights, hp, folder)
-    fit_rows, val_rows = validation_split(train_ex, hp)
-    alone = []
-    for i in range(2):
-        member_hp = replace(hp, seed=hp.seed + i)
-        weights, history = fit_member(fit_rows, val_rows, flights, member_hp, i + 1)
-        assert history == result.histories[i]
-        member = build_model(fit_rows, flights, member_hp)
-        member.set_weights(weights)
-        inputs = {k: tf.constant(v) for k, v in model_io.as_model_inputs(evals, flights).items()}
-        alone.append(member(inputs, training=False).numpy().ravel())
-    exported = model_io.predict(model_io.load(folder), evals, flights)
-    np.testing.assert_allclose(exported, np.mean(alone, axis=0), rtol=1e-5, atol=1e-6)
