@@ -10,7 +10,7 @@ TFDV_PACKAGES := tensorflow-data-validation==1.16.1 tensorflow==2.16.2 tfx-bsl==
 	pandas==1.5.3 "apache-beam[gcp]==2.61.0" "numpy<2"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay bench-monitoring bench-window bench-drift compile images clean
+.PHONY: help install demo lint test test-long test-fast bench bench-model bench-features bench-serving bench-replay bench-monitoring bench-window bench-steps bench-drift compile images clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-monitoring: install ## the replay's daily monitoring and canary verdict as
 
 bench-window: install ## December 2013 scored by models trained on 90 days, 180 days, January-November and January-March
 	cd benchmarks && ../$(BIN)/python training_window.py
+
+bench-steps: install ## a replay's hourly feature step, midnight refresh and serving, timed on a copy of its folder: make bench-steps REPLAY=<replay folder>
+	$(BIN)/python benchmarks/replay_steps.py $(REPLAY)
 
 bench-drift: install ## the drift trigger's rule, configured against the earlier one, on a replay's days: make bench-drift REPLAY=<replay folder> [SEASON=<train examples>]
 	$(BIN)/python benchmarks/drift.py $(REPLAY) $(if $(SEASON),--season $(SEASON))
