@@ -10,7 +10,7 @@ import pandas as pd
 
 from loopline.config import ENVIRONMENT, Config
 from loopline.errors import LooplineError
-from loopline.features.store import feature_store, online_horizon
+from loopline.features.store import feature_store, online_horizon, push_online
 
 # Feast's file registry is rewritten in place (truncated, then written) by every load, so a read
 # can meet it half written: a failed read is tried again, READS times in all, PAUSE seconds apart.
@@ -85,8 +85,8 @@ class OnlineFeatures:
         return self.problem
 
     def push(self, stream: str, events: pd.DataFrame) -> None:
-        """Push `events` to a stream's online store (the next feature load appends them offline)."""
-        from feast.data_source import PushMode
-
+        """Push `events` to a stream's online store (the next feature load appends them offline),
+        as the replay's feature step does (`push_online`: 5-10% of serving an hour less than
+        Feast's `push`, which lists every kind of view at each call)."""
         if len(events):
-            self.store.push(stream, events, to=PushMode.ONLINE)
+            push_online({stream: events}, self.repo_path, self.store)
